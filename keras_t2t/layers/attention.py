@@ -22,6 +22,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         attention_dropout: dropout rate on the attention probabilities.
         value_residual: add `v` to the output.
 
+    Subclasses change the projections by overriding `build_qkv` with `project_qkv`, or
+    `project_output` (see `GhostAttention`, `SqueezeExcitationAttention`).
+
     Input shape: `(batch, tokens, input_dim)`. Output shape: `(batch, tokens, output_dim)`; with
     `return_attention_scores=True` also the probabilities `(batch, num_heads, tokens, tokens)`.
     The softmax runs in float32 under every mixed-precision policy.
@@ -58,21 +61,33 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             )
         self.width = width
         self.scale = self.qk_scale or (input_dim // self.num_heads) ** -0.5
-        self.qkv = dense(3 * width, name="qkv", use_bias=self.qkv_bias, dtype=self.dtype_policy)
+        self.build_qkv(input_shape)
         self.proj = dense(width, name="proj", dtype=self.dtype_policy)
-        self.qkv.build(input_shape)
         self.proj.build((*input_shape[:-1], width))
+
+    def build_qkv(self, input_shape):
+        """Creates the layers `project_qkv` uses; a subclass that overrides one overrides both."""
+        self.qkv = dense(3 * self.width, name="qkv", use_bias=self.qkv_bias, dtype=self.dtype_policy)
+        self.qkv.build(input_shape)
+
+    def project_qkv(self, x):
+        """`(batch, tokens, input_dim)` -> q, k, v, each `(batch, tokens, width)`."""
+        return ops.split(self.qkv(x), 3, axis=-1)
+
+    def project_output(self, attended):
+        """`(batch, tokens, width)` attended values -> the output, before its dropout."""
+        return self.proj(attended)
 
     def call(self, x, training=None, return_attention_scores=False):
         tokens = x.shape[1]
         head_shape = (-1, tokens, self.num_heads, self.width // self.num_heads)
-        q, k, v = ops.split(self.qkv(x), 3, axis=-1)
+        q, k, v = self.project_qkv(x)
         q = ops.reshape(q * ops.cast(self.scale, q.dtype), head_shape)
         logits = ops.einsum("bqhd,bkhd->bhqk", q, ops.reshape(k, head_shape))
         scores = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
         probabilities = self.attention_dropout_layer(scores, training=training)
         attended = ops.einsum("bhqk,bkhd->bqhd", probabilities, ops.reshape(v, head_shape))
-        y = self.proj(ops.reshape(attended, (-1, tokens, self.width)))
+        y = self.project_output(ops.reshape(attended, (-1, tokens, self.width)))
         y = self.proj_dropout(y, training=training)
         if self.value_residual:
             y = v + y
