@@ -14,8 +14,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch.nn.functional import interpolate  # noqa: E402
-
 from keras_t2t import T2TViTBackbone, create_model  # noqa: E402
 from keras_t2t.convert import (  # noqa: E402
     load_torch_checkpoint,
@@ -24,62 +22,16 @@ from keras_t2t.convert import (  # noqa: E402
 )
 from keras_t2t.models import VARIANTS  # noqa: E402
 from tests.convert import torch_reference  # noqa: E402
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
-IMAGENET_STD = np.array([0.229, 0.224, 0.225])
-
-# A tiny T2T-ViT for the tests that do not need a real variant: 32 x 32 images, a 2 x 2 token grid.
-TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_ratio": 2.0, "token_dim": 16}
-
-
-def reference_model(name, size, num_classes=1000, qk_scale="official", seed=0, **overrides):
-    """A random `torch_reference.T2TViT` of variant `name` (with `overrides`) at `size` x `size`."""
-    variant = VARIANTS[name]
-    config = {
-        "embed_dim": variant.embed_dim,
-        "depth": variant.depth,
-        "num_heads": variant.num_heads,
-        "mlp_ratio": variant.mlp_ratio,
-        "tokens_type": variant.tokens_type,
-        **overrides,
-    }
-    if qk_scale == "official":
-        qk_scale = config["embed_dim"] ** -0.5
-    model = torch_reference.T2TViT(
-        image_size=(size, size), num_classes=num_classes, qk_scale=qk_scale, **config
-    )
-    return torch_reference.randomize_(model, seed).eval()
-
-
-def tiny_keras_model(**kwargs):
-    return create_model("t2t_vit_7", input_shape=(32, 32, 3), classes=10, **TINY | kwargs)
-
-
-def tiny_reference(seed=0, **kwargs):
-    return reference_model("t2t_vit_7", 32, num_classes=10, seed=seed, **TINY | kwargs)
-
-
-def images(size, batch=1):
-    return np.random.default_rng(1).uniform(0, 255, (batch, size, size, 3)).astype("float32")
-
-
-def reference_output(reference, pixels, features=False):
-    """The reference's logits (or class-token features) for [0, 255] RGB `pixels` (B, H, W, 3)."""
-    normalised = ((pixels / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).astype("float32")
-    with torch.no_grad():
-        image = torch.from_numpy(normalised).permute(0, 3, 1, 2)
-        return (reference.features(image) if features else reference(image)).numpy()
-
-
-def save(path, state_dict, layout="state_dict_ema"):
-    """Writes `state_dict` as an official checkpoint of the given layout; returns the path."""
-    if layout == "plain":
-        torch.save(state_dict, path)
-    elif layout == "module_prefix":
-        torch.save({f"module.{key}": value for key, value in state_dict.items()}, path)
-    else:
-        torch.save({layout: state_dict, "epoch": 309}, path)
-    return str(path)
+from tests.convert.checkpoints import (  # noqa: E402
+    TINY,
+    images,
+    normalise,
+    reference_model,
+    reference_output,
+    save,
+    tiny_keras_model,
+    tiny_reference,
+)
 
 
 @pytest.mark.parametrize("name, size", [("t2t_vit_7", 224), ("t2t_vit_t_14", 224), ("t2t_vit_14", 384)])
@@ -109,11 +61,7 @@ def test_transfer_new_head_and_interpolated_position_embedding(tmp_path):
     # bicubically with the class token kept, and the new head (copied from Keras: it is random).
     target = reference_model("t2t_vit_7", 288, num_classes=10)
     state = source.state_dict()
-    grid = state["pos_embed"][:, 1:].reshape(1, 14, 14, -1).permute(0, 3, 1, 2)
-    grid = interpolate(grid, size=(18, 18), mode="bicubic", align_corners=False)
-    state["pos_embed"] = torch.cat(
-        [state["pos_embed"][:, :1], grid.permute(0, 2, 3, 1).reshape(1, 18 * 18, -1)], dim=1
-    )
+    state["pos_embed"] = torch_reference.resize_pos_embed(state["pos_embed"], (18, 18))
     head = model.get_layer("head")
     state["head.weight"] = torch.from_numpy(keras.ops.convert_to_numpy(head.kernel).T.copy())
     state["head.bias"] = torch.from_numpy(keras.ops.convert_to_numpy(head.bias))
@@ -142,12 +90,10 @@ def test_resize_position_embedding_matches_torch_bicubic(grid):
 
     resized = resize_position_embedding(embedding, grid)
 
-    patches = torch.from_numpy(embedding[:, 1:]).reshape(1, 14, 14, 8).permute(0, 3, 1, 2)
-    expected = interpolate(patches, size=grid, mode="bicubic", align_corners=False)
-    expected = expected.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], 8).numpy()
+    expected = torch_reference.resize_pos_embed(torch.from_numpy(embedding), grid).numpy()
     assert resized.shape == (1, 1 + grid[0] * grid[1], 8)
     np.testing.assert_array_equal(resized[:, :1], embedding[:, :1])
-    np.testing.assert_allclose(resized[:, 1:], expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(resized, expected, atol=1e-5, rtol=0)
 
 
 def test_resize_position_embedding_rejects_a_non_square_grid():
@@ -169,9 +115,8 @@ def test_backbone_and_headless_models_load_and_match_reference_features(tmp_path
     )
     report = load_torch_checkpoint(backbone, checkpoint)
 
-    normalised = ((pixels / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).astype("float32")
     np.testing.assert_allclose(headless(pixels), expected, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(backbone(normalised)["pooled_output"], expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(backbone(normalise(pixels))["pooled_output"], expected, atol=1e-5, rtol=0)
     assert report.skipped == ["head.weight", "head.bias"]
 
 

@@ -184,6 +184,18 @@ class T2TViT(nn.Module):
         return self.head(self.features(image))
 
 
+def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """The official transfer recipe: bicubic resize of the square token grid, class token kept.
+
+    (1, 1 + n * n, dim) -> (1, 1 + rows * cols, dim).
+    """
+    side = math.isqrt(pos_embed.shape[1] - 1)
+    patches = pos_embed[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+    patches = nn.functional.interpolate(patches, size=grid, mode="bicubic", align_corners=False)
+    patches = patches.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], -1)
+    return torch.cat([pos_embed[:, :1], patches], dim=1)
+
+
 def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     """Fills every parameter with random values of a realistic size, so a wrong mapping shows.
 
