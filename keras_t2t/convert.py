@@ -190,7 +190,7 @@ def _identity_target(key: str, variable: keras.Variable) -> _Target:
     return _Target(key, variable, tuple(variable.shape), lambda array: array)
 
 
-def _dense_targets(key: str, layer: keras.layers.Dense, patch_channels: int | None = None) -> list:
+def _dense_targets(key: str, layer: keras.layers.Dense, patch_channels: int | None = None) -> list[_Target]:
     """torch Linear `key` (weight (out, in), bias) -> Dense kernel (in, out) and bias.
 
     With `patch_channels`, the input is soft-split output of that many channels per position.
@@ -208,7 +208,7 @@ def _dense_targets(key: str, layer: keras.layers.Dense, patch_channels: int | No
 
 def _norm_targets(
     key: str, layer: keras.layers.LayerNormalization, patch_channels: int | None = None
-) -> list:
+) -> list[_Target]:
     """torch LayerNorm `key` -> gamma and beta, reordered when it normalises soft-split output."""
 
     def vector(array):
@@ -220,20 +220,11 @@ def _norm_targets(
     ]
 
 
-def _t2t_layer_targets(key: str, layer, input_channels: int) -> list:
-    if isinstance(layer, TokenPerformer):
-        return [
-            *_norm_targets(f"{key}.norm1", layer.norm1, input_channels),
-            *_dense_targets(f"{key}.kqv", layer.kqv, input_channels),
-            *_dense_targets(f"{key}.proj", layer.proj),
-            *_norm_targets(f"{key}.norm2", layer.norm2),
-            *_dense_targets(f"{key}.mlp.0", layer.mlp.fc1),
-            *_dense_targets(f"{key}.mlp.2", layer.mlp.fc2),
-            _identity_target(f"{key}.w", layer.random_matrix),
-        ]
+def _attention_block_targets(key: str, layer, patch_channels: int | None = None) -> list[_Target]:
+    """A pre-norm softmax-attention layer: a backbone `TransformerBlock` or a `TokenTransformer`."""
     return [
-        *_norm_targets(f"{key}.norm1", layer.norm1, input_channels),
-        *_dense_targets(f"{key}.attn.qkv", layer.attn.qkv, input_channels),
+        *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
+        *_dense_targets(f"{key}.attn.qkv", layer.attn.qkv, patch_channels),
         *_dense_targets(f"{key}.attn.proj", layer.attn.proj),
         *_norm_targets(f"{key}.norm2", layer.norm2),
         *_dense_targets(f"{key}.mlp.fc1", layer.mlp.fc1),
@@ -241,14 +232,17 @@ def _t2t_layer_targets(key: str, layer, input_channels: int) -> list:
     ]
 
 
-def _block_targets(key: str, block) -> list:
+def _t2t_layer_targets(key: str, layer, patch_channels: int) -> list[_Target]:
+    if not isinstance(layer, TokenPerformer):
+        return _attention_block_targets(key, layer, patch_channels)
     return [
-        *_norm_targets(f"{key}.norm1", block.norm1),
-        *_dense_targets(f"{key}.attn.qkv", block.attn.qkv),
-        *_dense_targets(f"{key}.attn.proj", block.attn.proj),
-        *_norm_targets(f"{key}.norm2", block.norm2),
-        *_dense_targets(f"{key}.mlp.fc1", block.mlp.fc1),
-        *_dense_targets(f"{key}.mlp.fc2", block.mlp.fc2),
+        *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
+        *_dense_targets(f"{key}.kqv", layer.kqv, patch_channels),
+        *_dense_targets(f"{key}.proj", layer.proj),
+        *_norm_targets(f"{key}.norm2", layer.norm2),
+        *_dense_targets(f"{key}.mlp.0", layer.mlp.fc1),
+        *_dense_targets(f"{key}.mlp.2", layer.mlp.fc2),
+        _identity_target(f"{key}.w", layer.random_matrix),
     ]
 
 
@@ -266,7 +260,7 @@ def _position_embedding_target(backbone: T2TViTBackbone) -> _Target:
     return _Target("pos_embed", variable, None, resize)
 
 
-def _backbone_targets(backbone: T2TViTBackbone) -> list:
+def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
     t2t = backbone.get_layer("tokens_to_token")
     if t2t.tokens_type not in ("performer", "transformer"):
         raise ValueError(
@@ -281,7 +275,7 @@ def _backbone_targets(backbone: T2TViTBackbone) -> list:
         *_dense_targets("tokens_to_token.project", t2t.project, t2t.token_dim),
     ]
     for i in range(backbone.depth):
-        targets += _block_targets(f"blocks.{i}", backbone.get_layer(f"block_{i}"))
+        targets += _attention_block_targets(f"blocks.{i}", backbone.get_layer(f"block_{i}"))
     return targets + _norm_targets("norm", backbone.get_layer("norm"))
 
 
@@ -327,8 +321,9 @@ def load_torch_checkpoint(
     Args:
         model: a classifier from a keras_t2t builder (any `classes`, input size, `include_top`), or a
             `T2TViTBackbone`, of the checkpoint's variant.
-        checkpoint: a `.pth` / `.pth.tar` path, or a state dict already read by `read_checkpoint`.
-        use_ema: see `read_checkpoint`.
+        checkpoint: a `.pth` / `.pth.tar` path, or a state dict of NumPy arrays as
+            `read_checkpoint` returns it.
+        use_ema: see `read_checkpoint` (for a path).
         strict: raise unless every checkpoint entry is used (the head aside, see above) and every
             model weight is filled. With False, load what fits and list the rest in the report.
 
@@ -339,11 +334,11 @@ def load_torch_checkpoint(
         ValueError: the file is not a checkpoint, or (strict) it does not fit the model. Nothing is
             assigned to the model when an error is raised.
     """
+    backbone, head = _backbone_and_head(model)
+    targets = _backbone_targets(backbone)
     source = "the state dict" if isinstance(checkpoint, Mapping) else f"'{os.fspath(checkpoint)}'"
     if not isinstance(checkpoint, Mapping):
         checkpoint = read_checkpoint(checkpoint, use_ema=use_ema)
-    backbone, head = _backbone_and_head(model)
-    targets = _backbone_targets(backbone)
     report = LoadReport()
     head_weight = checkpoint.get("head.weight")
     if head is not None and (head_weight is None or head_weight.shape[0] == head.units):
@@ -379,21 +374,28 @@ def load_torch_checkpoint(
             + _listing("unexpected in the checkpoint", report.unexpected)
             + _listing("shape mismatches", report.mismatched)
             + "\nBuild the variant the checkpoint was trained as (e.g. T2TViT14 for "
-            "81.5_T2T_ViT_14.pth.tar, T2TViT_t14 for 81.7_T2T_ViTt_14.pth.tar), or pass strict=False."
+            "81.5_T2T_ViT_14.pth.tar, T2TViT_t14 for 81.7_T2T_ViTt_14.pth.tar), or load what fits "
+            "with strict=False (keras-t2t convert --no-strict)."
         )
     for variable, value in assignments:
         variable.assign(value)
     return report
 
 
-def checkpoint_image_size(state_dict: Mapping[str, np.ndarray]) -> int:
+def _checkpoint_image_size(state_dict: Mapping[str, np.ndarray]) -> int:
     """The square input size a state dict was trained at, read off its position embedding.
 
     Assumes the official soft splits, which divide each side of the image by 16.
     """
     if "pos_embed" not in state_dict:
         raise ValueError("The checkpoint has no 'pos_embed' entry: it is not a T2T-ViT checkpoint.")
-    side = math.isqrt(state_dict["pos_embed"].shape[1] - 1)
+    tokens = state_dict["pos_embed"].shape[1] - 1
+    side = math.isqrt(tokens)
+    if side * side != tokens:
+        raise ValueError(
+            f"The checkpoint's position embedding has {tokens} patch rows, not a square grid; "
+            "give the image size explicitly."
+        )
     return 16 * side
 
 
@@ -433,7 +435,7 @@ def convert_checkpoint(
     if model_name not in VARIANTS:
         raise ValueError(f"Unknown model {model_name!r}; the official ones are {', '.join(VARIANTS)}.")
     state_dict = read_checkpoint(checkpoint, use_ema=use_ema)
-    size = image_size or checkpoint_image_size(state_dict)
+    size = image_size or _checkpoint_image_size(state_dict)
     if classes is None:
         classes = state_dict["head.weight"].shape[0] if "head.weight" in state_dict else 1000
     model = create_model(

@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 
 from keras_t2t import T2TViTBackbone, create_model  # noqa: E402
 from keras_t2t.convert import (  # noqa: E402
+    convert_checkpoint,
     load_torch_checkpoint,
     read_checkpoint,
     resize_position_embedding,
@@ -96,9 +97,25 @@ def test_resize_position_embedding_matches_torch_bicubic(grid):
     np.testing.assert_allclose(resized, expected, atol=1e-5, rtol=0)
 
 
-def test_resize_position_embedding_rejects_a_non_square_grid():
-    with pytest.raises(ValueError, match="square token grid"):
-        resize_position_embedding(np.zeros((1, 1 + 12, 8), "float32"), (4, 4))
+@pytest.mark.parametrize(
+    "shape, message", [((1, 1 + 12, 8), "square token grid"), ((1 + 16, 8), "shape \\(1, 1 \\+ tokens")]
+)
+def test_resize_position_embedding_rejects_what_it_cannot_resize(shape, message):
+    with pytest.raises(ValueError, match=message):
+        resize_position_embedding(np.zeros(shape, "float32"), (4, 4))
+
+
+def test_convert_checkpoint_explains_what_it_cannot_convert(tmp_path):
+    output = tmp_path / "out.keras"
+    with pytest.raises(ValueError, match="Unknown model 't2t_vit_99'"):
+        convert_checkpoint(tmp_path / "any.pth", output, "t2t_vit_99")
+    no_grid = save(tmp_path / "no_grid.pth", {"pos_embed": torch.zeros(1, 1 + 12, 8)}, "plain")
+    with pytest.raises(ValueError, match="not a square grid"):
+        convert_checkpoint(no_grid, output, "t2t_vit_7")
+    no_table = save(tmp_path / "no_table.pth", {"cls_token": torch.zeros(1, 1, 8)}, "plain")
+    with pytest.raises(ValueError, match="no 'pos_embed' entry"):
+        convert_checkpoint(no_table, output, "t2t_vit_7")
+    assert not output.exists()
 
 
 def test_backbone_and_headless_models_load_and_match_reference_features(tmp_path):
