@@ -87,7 +87,8 @@ def _add_convert_parser(subparsers) -> None:
         "--qk-scale",
         type=float,
         default=None,
-        help="query-key scale of the blocks (default: embed_dim ** -0.5, as the checkpoints were trained)",
+        help="query-key scale of the blocks (default: the one the model's official builder evaluates "
+        "checkpoints with, embed_dim ** -0.5 for most)",
     )
     parser.add_argument(
         "--preprocessing",

@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_t2t.layers import TokenPerformer
 from keras_t2t.models import VARIANTS, T2TViTBackbone, create_model
-from keras_t2t.models.t2t_vit import KERAS_WEIGHTS_SUFFIXES, checkpoint_qk_scale
+from keras_t2t.models.t2t_vit import KERAS_WEIGHTS_SUFFIXES
 
 
 def read_checkpoint(path: str | os.PathLike, use_ema: bool = True) -> dict[str, np.ndarray]:
@@ -321,8 +321,9 @@ def load_torch_checkpoint(
     classes keeps its fresh head, and a model with another input size gets the checkpoint's position
     embedding resized bicubically to its token grid (class token row kept).
 
-    Build the model with `qk_scale=embed_dim ** -0.5`, the scale the official checkpoints were trained
-    with; the builders do so when given a checkpoint path as `weights`.
+    Build the model with the query-key scale its official builder evaluates checkpoints with,
+    `VARIANTS[name].checkpoint_qk_scale` (`embed_dim ** -0.5` for most); the builders do so when
+    given a checkpoint path as `weights`.
 
     Args:
         model: a classifier from a keras_t2t builder (any `classes`, input size, `include_top`), or a
@@ -428,8 +429,9 @@ def convert_checkpoint(
         classes: classes of the head; default the checkpoint's (1000). Another number leaves the
             head freshly initialised.
         use_ema, strict: see `load_torch_checkpoint`.
-        qk_scale: the blocks' query-key scale; default `embed_dim ** -0.5`, as the official
-            checkpoints were trained.
+        qk_scale: the blocks' query-key scale; default the one the model's official builder
+            evaluates checkpoints with (`VARIANTS[model_name].checkpoint_qk_scale`: `embed_dim ** -0.5`
+            for most).
         include_preprocessing: whether the model normalises [0, 255] RGB input itself.
 
     Returns:
@@ -449,7 +451,7 @@ def convert_checkpoint(
         input_shape=(size, size, 3),
         classes=classes,
         include_preprocessing=include_preprocessing,
-        qk_scale=checkpoint_qk_scale(VARIANTS[model_name].embed_dim) if qk_scale is None else qk_scale,
+        qk_scale=VARIANTS[model_name].checkpoint_qk_scale if qk_scale is None else qk_scale,
     )
     report = load_torch_checkpoint(model, state_dict, strict=strict)
     if output.endswith(".keras"):

@@ -19,6 +19,9 @@ one sequence, and so does the backbone: official `blocks.{i}` is Keras `block_{i
     blocks.{i}.dense_linear.weight, .bias   ->  block_{i}/dense_linear/kernel (transposed), bias
     blocks.{i}.linear.weight, .bias         ->  block_{i}/linear/kernel (transposed), bias  (transitions)
     norm.weight (584,), head.weight (1000, 584)  ->  norm, head
+
+Unlike the other official builders, t2t_vit_dense's sets no `qk_scale` for pretrained weights, so its
+checkpoints load with each block's `head_dim ** -0.5` (`checkpoint_qk_scale=None` in the variant table).
 """
 
 from keras_t2t.models.t2t_vit import make_builder

@@ -16,14 +16,6 @@ KERAS_WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
 TORCH_CHECKPOINT_SUFFIXES = (".pth", ".pth.tar", ".pt")
 
 
-def checkpoint_qk_scale(embed_dim: int) -> float:
-    """The blocks' query-key scale the official ImageNet checkpoints were trained with.
-
-    Not the usual `head_dim ** -0.5`: the official builders pass `embed_dim ** -0.5` for them.
-    """
-    return embed_dim**-0.5
-
-
 def build_t2t_vit(
     variant: Variant,
     include_top: bool = True,
@@ -75,7 +67,7 @@ def build_t2t_vit(
     }
     from_torch = weights is not None and os.fspath(weights).endswith(TORCH_CHECKPOINT_SUFFIXES)
     if from_torch and backbone_config["qk_scale"] is None:
-        backbone_config["qk_scale"] = checkpoint_qk_scale(backbone_config["embed_dim"])
+        backbone_config["qk_scale"] = variant.checkpoint_qk_scale
     backbone = T2TViTBackbone(**backbone_config, name="backbone")
 
     inputs = input_tensor if input_tensor is not None else keras.Input(input_shape, name="images")
@@ -153,8 +145,9 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
             with ImageNet's mean and std itself; with False, feed `preprocess_input(images)`.
         drop_rate: dropout after the position embedding and in the blocks (paper: 0).
         drop_path_rate: stochastic depth of the last block (paper: 0.1, linear from 0).
-        qk_scale: the blocks' query-key scale; None means head_dim ** -0.5, or embed_dim ** -0.5
-            when `weights` is an official checkpoint (what they were trained with).
+        qk_scale: the blocks' query-key scale; None means head_dim ** -0.5, or, when `weights` is
+            an official checkpoint, the scale the official builder evaluates it with
+            ({checkpoint_scale} for {name}).
         name: the model's name, default "{name}".
         **backbone_kwargs: further `T2TViTBackbone` arguments (e.g. `kernel_sizes`, `strides`,
             `paddings`, `token_dim` for small images; `dtype`; `seed`).
@@ -200,9 +193,15 @@ def make_builder(variant: Variant) -> Callable[..., keras.Model]:
         )
 
     accuracy = f"; {variant.top1}% ImageNet top-1 in the paper" if variant.top1 else ""
+    scale = variant.checkpoint_qk_scale
+    checkpoint_scale = "head_dim ** -0.5" if scale is None else f"{round(scale**-2)} ** -0.5"
     builder.__name__ = builder.__qualname__ = variant.builder
     builder.__doc__ = _BUILDER_DOCSTRING.format(
-        accuracy=accuracy, description=variant.describe(), size=variant.image_size, **vars(variant)
+        accuracy=accuracy,
+        description=variant.describe(),
+        size=variant.image_size,
+        checkpoint_scale=checkpoint_scale,
+        **vars(variant),
     )
     register_model(variant.name, builder)
     return builder

@@ -19,6 +19,11 @@ class Variant:
         checkpoint: file name of the official ImageNet checkpoint, if one was published.
         block_type: `T2TViTBackbone` argument: the block of the architecture study's variants
             ("se", "ghost", "dense"), "transformer" otherwise.
+        checkpoint_qk_scale: the blocks' query-key scale that the official builder of this model
+            sets for pretrained weights, so the one to evaluate its checkpoints with: mostly
+            `embed_dim ** -0.5` rather than the usual `head_dim ** -0.5` (the release's weights were
+            trained so). None where the official builder keeps the usual scale (t2t_vit_dense) or
+            there is no official builder (the paper's ViTs other than ViT-S/16).
     """
 
     name: str
@@ -32,6 +37,7 @@ class Variant:
     top1: float | None = None
     checkpoint: str | None = None
     block_type: str = "transformer"
+    checkpoint_qk_scale: float | None = None
 
     def backbone_kwargs(self) -> dict:
         return {
@@ -57,7 +63,20 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("t2t_vit_7", "T2TViT7", 256, 7, 4, 2.0, "performer", 224, 71.7, "71.7_T2T_ViT_7.pth.tar"),
+        # The scales are those of the official builders, wide's 512 ** -0.5 (not 768 ** -0.5) included.
+        Variant(
+            "t2t_vit_7",
+            "T2TViT7",
+            256,
+            7,
+            4,
+            2.0,
+            "performer",
+            224,
+            71.7,
+            "71.7_T2T_ViT_7.pth.tar",
+            checkpoint_qk_scale=256**-0.5,
+        ),
         Variant(
             "t2t_vit_10",
             "T2TViT10",
@@ -69,6 +88,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             75.2,
             "75.2_T2T_ViT_10.pth.tar",
+            checkpoint_qk_scale=256**-0.5,
         ),
         Variant(
             "t2t_vit_12",
@@ -81,6 +101,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             76.5,
             "76.5_T2T_ViT_12.pth.tar",
+            checkpoint_qk_scale=256**-0.5,
         ),
         Variant(
             "t2t_vit_14",
@@ -93,6 +114,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             81.5,
             "81.5_T2T_ViT_14.pth.tar",
+            checkpoint_qk_scale=384**-0.5,
         ),
         Variant(
             "t2t_vit_19",
@@ -105,6 +127,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             81.9,
             "81.9_T2T_ViT_19.pth.tar",
+            checkpoint_qk_scale=448**-0.5,
         ),
         Variant(
             "t2t_vit_24",
@@ -117,6 +140,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             82.3,
             "82.3_T2T_ViT_24.pth.tar",
+            checkpoint_qk_scale=512**-0.5,
         ),
         Variant(
             "t2t_vit_t_14",
@@ -129,6 +153,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             81.7,
             "81.7_T2T_ViTt_14.pth.tar",
+            checkpoint_qk_scale=384**-0.5,
         ),
         Variant(
             "t2t_vit_t_19",
@@ -141,6 +166,7 @@ VARIANTS: dict[str, Variant] = {
             224,
             82.4,
             "82.4_T2T_ViTt_19.pth.tar",
+            checkpoint_qk_scale=448**-0.5,
         ),
         Variant(
             "t2t_vit_t_24",
@@ -153,19 +179,61 @@ VARIANTS: dict[str, Variant] = {
             224,
             82.6,
             "82.6_T2T_ViTt_24.pth.tar",
+            checkpoint_qk_scale=512**-0.5,
         ),
-        Variant("t2t_vit_14_resnext", "T2TViT14_ResNeXt", 384, 14, 32, 3.0, "performer"),
-        Variant("t2t_vit_14_wide", "T2TViT14_Wide", 768, 4, 12, 3.0, "performer"),
+        Variant(
+            "t2t_vit_14_resnext",
+            "T2TViT14_ResNeXt",
+            384,
+            14,
+            32,
+            3.0,
+            "performer",
+            checkpoint_qk_scale=384**-0.5,
+        ),
+        Variant(
+            "t2t_vit_14_wide", "T2TViT14_Wide", 768, 4, 12, 3.0, "performer", checkpoint_qk_scale=512**-0.5
+        ),
         # The architecture study of the paper's section 4.2 (Table 6). The T2T-ViT rows are the
         # official release's; the ViTs are the paper's: ViT-S/16 (the official release's
         # vit_small_patch16_224), its deep-narrow (DN) and shallow-wide (SW) resizings, and ViT-S/16
         # with the SE, ResNeXt (32 heads) and Ghost changes. The paper gives DN's and SW's width and
         # depth only: their heads keep T2T-ViT's 64 channels per head. The top-1 of DN, SW and
         # ViT-Ghost are ViT-S/16's 78.1 plus the differences the paper gives (+0.9, -8.2, -4.4).
-        Variant("t2t_vit_14_se", "T2TViT14_SE", 384, 14, 6, 3.0, "performer", block_type="se"),
+        Variant(
+            "t2t_vit_14_se",
+            "T2TViT14_SE",
+            384,
+            14,
+            6,
+            3.0,
+            "performer",
+            block_type="se",
+            checkpoint_qk_scale=384**-0.5,
+        ),
         Variant("t2t_vit_dense", "T2TViT_Dense", 128, 19, 8, 2.0, "performer", block_type="dense"),
-        Variant("t2t_vit_16_ghost", "T2TViT16_Ghost", 384, 16, 6, 3.0, "performer", block_type="ghost"),
-        Variant("vit_small_patch16_224", "ViT_S16", 768, 8, 8, 3.0, "patch", top1=78.1),
+        Variant(
+            "t2t_vit_16_ghost",
+            "T2TViT16_Ghost",
+            384,
+            16,
+            6,
+            3.0,
+            "performer",
+            block_type="ghost",
+            checkpoint_qk_scale=384**-0.5,
+        ),
+        Variant(
+            "vit_small_patch16_224",
+            "ViT_S16",
+            768,
+            8,
+            8,
+            3.0,
+            "patch",
+            top1=78.1,
+            checkpoint_qk_scale=768**-0.5,
+        ),
         Variant("vit_dn", "ViT_DN", 384, 16, 6, 3.0, "patch", top1=79.0),
         Variant("vit_sw", "ViT_SW", 1024, 4, 16, 3.0, "patch", top1=69.9),
         Variant("vit_se", "ViT_SE", 768, 8, 8, 3.0, "patch", block_type="se"),

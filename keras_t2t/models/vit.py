@@ -21,7 +21,8 @@ blocks, norm and head map as for T2T-ViT:
 
 The official ViT learns its position embedding; here it is the fixed sinusoid table of T2T-ViT, and
 a converted checkpoint's table is loaded into it (and stays fixed). The official vit_small_patch16_224
-weights were trained with `qk_scale = 768 ** -0.5`.
+weights were trained with `qk_scale = 768 ** -0.5`; the ViTs the release lacks (DN, SW, ResNeXt, and
+the SE and Ghost ViTs) have no official scale and load checkpoints with `head_dim ** -0.5`.
 """
 
 from keras_t2t.models.t2t_vit import make_builder

@@ -15,7 +15,10 @@ TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_ratio": 2.0, "token_di
 
 
 def reference_model(name, size, num_classes=1000, qk_scale="official", seed=0, **overrides):
-    """A random `torch_reference.T2TViT` of variant `name` (with `overrides`) at `size` x `size`."""
+    """A random `torch_reference.T2TViT` of variant `name` (with `overrides`) at `size` x `size`.
+
+    `qk_scale="official"` is the scale the official builder of `name` loads checkpoints with.
+    """
     variant = VARIANTS[name]
     config = {
         "embed_dim": variant.embed_dim,
@@ -26,7 +29,7 @@ def reference_model(name, size, num_classes=1000, qk_scale="official", seed=0, *
         **overrides,
     }
     if qk_scale == "official":
-        qk_scale = config["embed_dim"] ** -0.5
+        qk_scale = variant.checkpoint_qk_scale
     model = torch_reference.T2TViT(
         image_size=(size, size), num_classes=num_classes, qk_scale=qk_scale, **config
     )

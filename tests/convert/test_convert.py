@@ -75,7 +75,7 @@ def test_transfer_new_head_and_interpolated_position_embedding(tmp_path):
 def test_new_head_is_freshly_initialised_and_reported(tmp_path):
     reference = reference_model("t2t_vit_7", 32, num_classes=1000, **TINY)
     checkpoint = save(tmp_path / "imagenet.pth", reference.state_dict())
-    model = tiny_keras_model(qk_scale=TINY["embed_dim"] ** -0.5)
+    model = tiny_keras_model(qk_scale=VARIANTS["t2t_vit_7"].checkpoint_qk_scale)
     initial_head = keras.ops.convert_to_numpy(model.get_layer("head").kernel)
 
     report = load_torch_checkpoint(model, checkpoint)
@@ -128,7 +128,7 @@ def test_backbone_and_headless_models_load_and_match_reference_features(tmp_path
     backbone = T2TViTBackbone(
         **VARIANTS["t2t_vit_7"].backbone_kwargs() | TINY,
         image_shape=(32, 32, 3),
-        qk_scale=TINY["embed_dim"] ** -0.5,
+        qk_scale=VARIANTS["t2t_vit_7"].checkpoint_qk_scale,
     )
     report = load_torch_checkpoint(backbone, checkpoint)
 

@@ -116,6 +116,24 @@ def test_bad_weights_arguments(weights, error, match):
         keras_t2t.create_model("t2t_vit_7", weights=weights, **TINY)
 
 
+@pytest.mark.parametrize(
+    "name, scale",
+    [
+        # What each official builder sets as qk_scale for pretrained weights (official models/*.py).
+        ("t2t_vit_7", 256**-0.5),
+        ("t2t_vit_t_24", 512**-0.5),
+        ("t2t_vit_14_wide", 512**-0.5),  # not 768 ** -0.5: the official builder says 512
+        ("t2t_vit_14_se", 384**-0.5),
+        ("t2t_vit_16_ghost", 384**-0.5),
+        ("vit_small_patch16_224", 768**-0.5),
+        ("t2t_vit_dense", None),  # the official builder keeps head_dim ** -0.5
+        ("vit_dn", None),  # no official builder
+    ],
+)
+def test_checkpoint_qk_scale_follows_the_official_builders(name, scale):
+    assert keras_t2t.models.VARIANTS[name].checkpoint_qk_scale == scale
+
+
 def test_unknown_model_name_suggests_close_names():
     with pytest.raises(ValueError, match="Did you mean 't2t_vit_14'"):
         keras_t2t.create_model("t2t_vit14")
