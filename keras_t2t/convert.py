@@ -2,8 +2,11 @@
 
 The official release (github.com/yitu-opensource/T2T-ViT) publishes `*.pth.tar` files: a plain
 state dict, or a training checkpoint holding `state_dict` and/or `state_dict_ema`, keys possibly
-prefixed `module.`. torch is needed only to read them and is imported lazily here, so the rest of
-keras_t2t never depends on it (`pip install "keras_t2t[convert]"`).
+prefixed `module.`. One key mapping serves every model of the release and of the paper's
+architecture study: the T2T-ViTs, the ViT baselines (`patch_embed`), and the SE, Ghost and dense
+blocks (keras_t2t/models/vit.py, se.py, ghost.py and dense.py list their keys). torch is
+needed only to read the files and is imported lazily here, so the rest of keras_t2t never depends on
+it (`pip install "keras_t2t[convert]"`).
 """
 
 import argparse
@@ -15,7 +18,15 @@ from collections.abc import Callable, Mapping
 import keras
 import numpy as np
 
-from keras_t2t.layers import TokenPerformer
+from keras_t2t.layers import (
+    DenseTransformerBlock,
+    GhostAttention,
+    GhostMlp,
+    MultiHeadSelfAttention,
+    SqueezeExcitationAttention,
+    TokenPerformer,
+    Transition,
+)
 from keras_t2t.models import VARIANTS, T2TViTBackbone, create_model
 from keras_t2t.models.t2t_vit import KERAS_WEIGHTS_SUFFIXES
 
@@ -220,21 +231,61 @@ def _norm_targets(
     ]
 
 
-def _attention_block_targets(key: str, layer, patch_channels: int | None = None) -> list[_Target]:
-    """A pre-norm softmax-attention layer: a backbone `TransformerBlock` or a `TokenTransformer`."""
-    return [
+def _depthwise_targets(key: str, layer: keras.layers.DepthwiseConv1D) -> list[_Target]:
+    """torch depthwise Conv1d `key` with kernel size 1 and no bias, weight (C, 1, 1) -> kernel (1, C, 1)."""
+    kernel = layer.kernel
+    source_shape = (kernel.shape[1], 1, kernel.shape[0])
+    return [_Target(f"{key}.weight", kernel, source_shape, lambda weight: weight.transpose(2, 0, 1))]
+
+
+def _attention_targets(
+    key: str, layer: MultiHeadSelfAttention, patch_channels: int | None = None
+) -> list[_Target]:
+    """The attention of a block or of a `TokenTransformer`, in any of the architecture study's forms."""
+    if isinstance(layer, GhostAttention):
+        targets = []
+        for name in ("q", "k", "v"):
+            targets += _dense_targets(f"{key}.{name}", getattr(layer, name))
+            targets += _depthwise_targets(
+                f"{key}.cheap_operation_{name}", getattr(layer, f"cheap_operation_{name}")
+            )
+    else:
+        targets = _dense_targets(f"{key}.qkv", layer.qkv, patch_channels)
+    targets += _dense_targets(f"{key}.proj", layer.proj)
+    if isinstance(layer, SqueezeExcitationAttention):
+        # The official gate is nn.Sequential(Linear, ReLU, Linear, Sigmoid): its Linears are fc.0 and fc.2.
+        targets += _dense_targets(f"{key}.se_layer.fc.0", layer.se_layer.fc1)
+        targets += _dense_targets(f"{key}.se_layer.fc.2", layer.se_layer.fc2)
+    return targets
+
+
+def _mlp_targets(key: str, layer) -> list[_Target]:
+    """An `Mlp` or a `GhostMlp` (whose cheap operations sit between fc1 and fc2)."""
+    targets = _dense_targets(f"{key}.fc1", layer.fc1)
+    if isinstance(layer, GhostMlp):
+        for operation in layer.cheap_operations:
+            targets += _depthwise_targets(f"{key}.{operation.name}", operation)
+    return targets + _dense_targets(f"{key}.fc2", layer.fc2)
+
+
+def _block_targets(key: str, layer, patch_channels: int | None = None) -> list[_Target]:
+    """A backbone block of any family (or a dense group's `Transition`), or a `TokenTransformer`."""
+    if isinstance(layer, Transition):
+        return _dense_targets(f"{key}.linear", layer.linear)
+    targets = [
         *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
-        *_dense_targets(f"{key}.attn.qkv", layer.attn.qkv, patch_channels),
-        *_dense_targets(f"{key}.attn.proj", layer.attn.proj),
+        *_attention_targets(f"{key}.attn", layer.attn, patch_channels),
         *_norm_targets(f"{key}.norm2", layer.norm2),
-        *_dense_targets(f"{key}.mlp.fc1", layer.mlp.fc1),
-        *_dense_targets(f"{key}.mlp.fc2", layer.mlp.fc2),
+        *_mlp_targets(f"{key}.mlp", layer.mlp),
     ]
+    if isinstance(layer, DenseTransformerBlock):
+        targets += _dense_targets(f"{key}.dense_linear", layer.dense_linear)
+    return targets
 
 
 def _t2t_layer_targets(key: str, layer, patch_channels: int) -> list[_Target]:
     if not isinstance(layer, TokenPerformer):
-        return _attention_block_targets(key, layer, patch_channels)
+        return _block_targets(key, layer, patch_channels)
     return [
         *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
         *_dense_targets(f"{key}.kqv", layer.kqv, patch_channels),
@@ -247,6 +298,7 @@ def _t2t_layer_targets(key: str, layer, patch_channels: int) -> list[_Target]:
 
 
 def _position_embedding_target(backbone: T2TViTBackbone) -> _Target:
+    """The fixed table: T2T-ViT's own sinusoid table, or the official ViT's learned one."""
     variable = backbone.get_layer("position_embedding").embedding
     _, _, dim = variable.shape
 
@@ -260,28 +312,47 @@ def _position_embedding_target(backbone: T2TViTBackbone) -> _Target:
     return _Target("pos_embed", variable, None, resize)
 
 
-def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
-    if backbone.tokens_type == "patch" or backbone.block_type != "transformer":
-        raise ValueError(
-            "Checkpoints of the architecture-study variants (ViT patch embedding, SE, Ghost or dense "
-            "blocks) cannot be converted yet: the converter reads the main T2T-ViT family's layout. "
-            "keras_t2t/models/vit.py, se.py, dense.py and ghost.py document their key mapping."
-        )
+def _tokenizer_targets(backbone: T2TViTBackbone) -> list[_Target]:
+    """ViT's `patch_embed` or the `tokens_to_token` module."""
+    if backbone.tokens_type == "patch":
+        proj = backbone.patch_embed.proj
+        rows, cols, channels, dim = proj.kernel.shape
+        torch_shape = (dim, channels, rows, cols)
+
+        def kernel(weight):
+            # torch Conv2d weight (out, in, rows, cols) -> Keras Conv2D kernel (rows, cols, in, out).
+            # ViTs trained before the patch embedding became a convolution store it flattened to
+            # (out, in * rows * cols); the official loader reshapes those, and so does this.
+            if weight.shape not in (torch_shape, (dim, channels * rows * cols)):
+                raise ValueError(f"patch_embed.proj.weight: checkpoint {weight.shape} vs model {torch_shape}")
+            return weight.reshape(torch_shape).transpose(2, 3, 1, 0)
+
+        return [
+            _Target("patch_embed.proj.weight", proj.kernel, None, kernel),
+            _identity_target("patch_embed.proj.bias", proj.bias),
+        ]
     t2t = backbone.get_layer("tokens_to_token")
     if t2t.tokens_type not in ("performer", "transformer"):
         raise ValueError(
             f"The official checkpoints have performer or transformer T2T layers; this model's "
             f"tokens_type is {t2t.tokens_type!r}."
         )
-    targets = [
-        _identity_target("cls_token", backbone.get_layer("class_token").token),
-        _position_embedding_target(backbone),
+    return [
         *_t2t_layer_targets("tokens_to_token.attention1", t2t.attention1, backbone.image_shape[-1]),
         *_t2t_layer_targets("tokens_to_token.attention2", t2t.attention2, t2t.token_dim),
         *_dense_targets("tokens_to_token.project", t2t.project, t2t.token_dim),
     ]
-    for i in range(backbone.depth):
-        targets += _attention_block_targets(f"blocks.{i}", backbone.get_layer(f"block_{i}"))
+
+
+def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
+    """Every backbone weight with its official key: blocks, transitions included, are `blocks.{i}`."""
+    targets = [
+        _identity_target("cls_token", backbone.get_layer("class_token").token),
+        _position_embedding_target(backbone),
+        *_tokenizer_targets(backbone),
+    ]
+    for i, block in enumerate(backbone.transformer_blocks):
+        targets += _block_targets(f"blocks.{i}", block)
     return targets + _norm_targets("norm", backbone.get_layer("norm"))
 
 
@@ -306,6 +377,32 @@ def _listing(title: str, entries: list[str], limit: int = 20) -> str:
     return f"\n  {title} ({len(entries)}): {shown}{more}"
 
 
+# Official keys that only one kind of tokenizer, or one family of blocks, has.
+_TOKENS_TYPE_KEYS = {
+    "patch": "patch_embed.proj.weight",
+    "performer": "tokens_to_token.attention1.kqv.weight",
+    "transformer": "tokens_to_token.attention1.attn.qkv.weight",
+}
+_BLOCK_TYPE_MARKERS = {
+    "se": ".attn.se_layer.",
+    "ghost": ".attn.cheap_operation_q.",
+    "dense": ".dense_linear.",
+}
+
+
+def _layout_hint(state_dict: Mapping[str, np.ndarray]) -> str:
+    """Names the models whose layout a state dict has, e.g. "The checkpoint's keys are those of:
+    t2t_vit_14_se. ", or "" for keys of no known layout."""
+    tokens_types = [kind for kind, key in _TOKENS_TYPE_KEYS.items() if key in state_dict]
+    block_types = [
+        family for family, marker in _BLOCK_TYPE_MARKERS.items() if any(marker in key for key in state_dict)
+    ] or ["transformer"]
+    names = [
+        v.name for v in VARIANTS.values() if v.tokens_type in tokens_types and v.block_type in block_types
+    ]
+    return f"The checkpoint's keys are those of: {', '.join(names)}. " if names else ""
+
+
 def load_torch_checkpoint(
     model: keras.Model,
     checkpoint: str | os.PathLike | Mapping[str, np.ndarray],
@@ -316,10 +413,12 @@ def load_torch_checkpoint(
 
     Linear weights are transposed; the weights that read soft-split output (the T2T layers' `norm1`
     and `kqv` / `attn.qkv`, and `project`) are reordered from nn.Unfold's patch layout to
-    extract_patches'; the performers' fixed random matrices, the class token and the position
-    embedding are copied. As in the official transfer-learning code, a model with another number of
-    classes keeps its fresh head, and a model with another input size gets the checkpoint's position
-    embedding resized bicubically to its token grid (class token row kept).
+    extract_patches'; ViT's patch-embedding convolution and the Ghost blocks' depthwise "cheap
+    operations" get Keras' kernel layouts; the performers' fixed random matrices, the class token and
+    the position embedding (the ViTs' learned one included) are copied. As in the official
+    transfer-learning code, a model with another number of classes keeps its fresh head, and a model
+    with another input size gets the checkpoint's position embedding resized bicubically to its token
+    grid (class token row kept).
 
     Build the model with the query-key scale its official builder evaluates checkpoints with,
     `VARIANTS[name].checkpoint_qk_scale` (`embed_dim ** -0.5` for most); the builders do so when
@@ -380,9 +479,9 @@ def load_torch_checkpoint(
             + _listing("missing in the checkpoint", report.missing)
             + _listing("unexpected in the checkpoint", report.unexpected)
             + _listing("shape mismatches", report.mismatched)
-            + "\nBuild the variant the checkpoint was trained as (e.g. T2TViT14 for "
-            "81.5_T2T_ViT_14.pth.tar, T2TViT_t14 for 81.7_T2T_ViTt_14.pth.tar), or load what fits "
-            "with strict=False (keras-t2t convert --no-strict)."
+            + f"\n{_layout_hint(checkpoint)}Build the variant the checkpoint was trained as (e.g. "
+            "T2TViT14 for 81.5_T2T_ViT_14.pth.tar, T2TViT_t14 for 81.7_T2T_ViTt_14.pth.tar), or load "
+            "what fits with strict=False (keras-t2t convert --no-strict)."
         )
     for variable, value in assignments:
         variable.assign(value)
@@ -431,7 +530,7 @@ def convert_checkpoint(
         use_ema, strict: see `load_torch_checkpoint`.
         qk_scale: the blocks' query-key scale; default the one the model's official builder
             evaluates checkpoints with (`VARIANTS[model_name].checkpoint_qk_scale`: `embed_dim ** -0.5`
-            for most).
+            for most, `head_dim ** -0.5` for t2t_vit_dense and the ViTs the release lacks).
         include_preprocessing: whether the model normalises [0, 255] RGB input itself.
 
     Returns:

@@ -20,18 +20,13 @@ def reference_model(name, size, num_classes=1000, qk_scale="official", seed=0, *
     `qk_scale="official"` is the scale the official builder of `name` loads checkpoints with.
     """
     variant = VARIANTS[name]
-    config = {
-        "embed_dim": variant.embed_dim,
-        "depth": variant.depth,
-        "num_heads": variant.num_heads,
-        "mlp_ratio": variant.mlp_ratio,
-        "tokens_type": variant.tokens_type,
-        **overrides,
-    }
     if qk_scale == "official":
         qk_scale = variant.checkpoint_qk_scale
     model = torch_reference.T2TViT(
-        image_size=(size, size), num_classes=num_classes, qk_scale=qk_scale, **config
+        image_size=(size, size),
+        num_classes=num_classes,
+        qk_scale=qk_scale,
+        **variant.backbone_kwargs() | overrides,
     )
     return torch_reference.randomize_(model, seed).eval()
 
