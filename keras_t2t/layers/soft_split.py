@@ -1,0 +1,71 @@
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def soft_split_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Length of one side of the token grid after a soft split (the paper's formula (3))."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+@keras.saving.register_keras_serializable(package="keras_t2t")
+class SoftSplit(keras.layers.Layer):
+    """Splits an image into overlapping patches and flattens each patch into a token.
+
+    The image is zero-padded by `padding` on each side, then every `kernel_size` x `kernel_size` window
+    taken with step `stride` becomes one token. Tokens are ordered row by row over the output grid, and
+    each token vector is ordered (kernel_row, kernel_col, channel), as `tf.image.extract_patches` gives
+    it (PyTorch's `nn.Unfold` orders it (channel, kernel_row, kernel_col) instead).
+
+    Args:
+        kernel_size: side of the square window.
+        stride: step between windows.
+        padding: zeros added on each side of the height and width.
+
+    Input shape: `(batch, height, width, channels)`.
+    Output shape: `(batch, out_height * out_width, kernel_size * kernel_size * channels)` where
+        `out_height = (height + 2 * padding - kernel_size) // stride + 1`, and likewise `out_width`.
+    """
+
+    def __init__(self, kernel_size: int, stride: int, padding: int, **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size < 1 or stride < 1 or padding < 0:
+            raise ValueError(
+                "SoftSplit needs kernel_size >= 1, stride >= 1 and padding >= 0; got "
+                f"kernel_size={kernel_size}, stride={stride}, padding={padding}."
+            )
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+
+    def output_grid(self, height: int, width: int) -> tuple[int, int]:
+        """The (out_height, out_width) token grid for an input of `height` x `width`."""
+        args = (self.kernel_size, self.stride, self.padding)
+        return soft_split_output_size(height, *args), soft_split_output_size(width, *args)
+
+    def call(self, images):
+        _, height, width, channels = images.shape
+        out_height, out_width = self.output_grid(height, width)
+        p = self.padding
+        if p:
+            images = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
+        patches = tf.image.extract_patches(
+            images,
+            sizes=(1, self.kernel_size, self.kernel_size, 1),
+            strides=(1, self.stride, self.stride, 1),
+            rates=(1, 1, 1, 1),
+            padding="VALID",
+        )
+        return ops.reshape(
+            patches, (-1, out_height * out_width, self.kernel_size * self.kernel_size * channels)
+        )
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        out_height, out_width = self.output_grid(height, width)
+        return (batch, out_height * out_width, self.kernel_size * self.kernel_size * channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
+        return config

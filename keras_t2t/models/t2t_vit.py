@@ -1,0 +1,197 @@
+"""Classifier builders for the T2T-ViT family, in the keras.applications style."""
+
+import os
+
+import keras
+
+from keras_t2t.layers.utils import dense
+from keras_t2t.models.backbone import T2TViTBackbone
+from keras_t2t.models.preprocessing import imagenet_normalization
+from keras_t2t.models.registry import register_model
+from keras_t2t.models.variants import VARIANTS, Variant
+
+POOLING_MODES = ("token", "avg", "max")
+KERAS_WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
+
+
+def build_t2t_vit(
+    variant: Variant,
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor=None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    include_preprocessing: bool = True,
+    drop_rate: float = 0.0,
+    drop_path_rate: float = 0.1,
+    qk_scale: float | None = None,
+    name: str | None = None,
+    **backbone_kwargs,
+) -> keras.Model:
+    """Builds a T2T-ViT classifier (or feature extractor) for one row of the variant table.
+
+    See the public builders (e.g. `keras_t2t.T2TViT14`) for the arguments.
+    """
+    _check_weights_argument(weights)
+    if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
+        input_tensor = keras.Input(tensor=input_tensor, shape=input_shape)
+    if input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    input_shape = tuple(input_shape or (variant.image_size, variant.image_size, 3))
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels); got {input_shape}.")
+    if include_preprocessing and input_shape[-1] != 3:
+        raise ValueError(
+            f"include_preprocessing=True normalises RGB images with ImageNet's mean and std, but the "
+            f"input has {input_shape[-1]} channels. Pass include_preprocessing=False and normalise "
+            "the images yourself."
+        )
+    if include_top and pooling is None:
+        pooling = "token"
+    if pooling is not None and pooling not in POOLING_MODES:
+        raise ValueError(f"pooling must be None or one of {POOLING_MODES}; got {pooling!r}.")
+    if include_top and classes < 1:
+        raise ValueError(f"classes must be a positive number of classes; got {classes}.")
+
+    backbone_config = {
+        **variant.backbone_kwargs(),
+        "image_shape": input_shape,
+        "dropout": drop_rate,
+        "drop_path_rate": drop_path_rate,
+        "qk_scale": qk_scale,
+        **backbone_kwargs,
+    }
+    backbone = T2TViTBackbone(**backbone_config, name="backbone")
+
+    inputs = input_tensor if input_tensor is not None else keras.Input(input_shape, name="images")
+    x = imagenet_normalization()(inputs) if include_preprocessing else inputs
+    features = backbone(x)
+    if pooling is None:
+        outputs = features["sequence_output"]
+    elif pooling == "token":
+        outputs = features["pooled_output"]
+    else:
+        patch_tokens = keras.layers.Cropping1D((1, 0), name="patch_tokens")(features["sequence_output"])
+        pool = keras.layers.GlobalAveragePooling1D if pooling == "avg" else keras.layers.GlobalMaxPooling1D
+        outputs = pool(name=f"{pooling}_pool")(patch_tokens)
+    if include_top:
+        logits = dense(classes, name="head")(outputs)
+        # The activation runs in float32 so that mixed-precision models output float32 scores.
+        outputs = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(logits)
+    model = keras.Model(inputs, outputs, name=name or variant.name)
+    if weights is not None:
+        load_keras_weights(model, weights)
+    return model
+
+
+def _check_weights_argument(weights) -> None:
+    if weights is None:
+        return
+    if not isinstance(weights, str | os.PathLike):
+        raise TypeError(f"weights must be None or a file path; got {type(weights).__name__}.")
+    path = os.fspath(weights)
+    if not path.endswith(KERAS_WEIGHTS_SUFFIXES):
+        raise ValueError(
+            f"weights={path!r} is neither None nor a Keras weights file "
+            f"({' or '.join(KERAS_WEIGHTS_SUFFIXES)}). "
+            "keras_t2t downloads nothing: pass the path of a file saved with model.save_weights() "
+            "or model.save()."
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Weights file not found: {path!r}.")
+
+
+def load_keras_weights(model: keras.Model, path: str) -> None:
+    """Loads a `.weights.h5` or `.keras` file into `model`, explaining a mismatch if there is one."""
+    try:
+        model.load_weights(path)
+    except (ValueError, OSError) as error:
+        raise ValueError(
+            f"Could not load {path!r} into {model.name}: the file is corrupt or was saved from a model "
+            "of another configuration (variant, classes, input size, include_top, pooling). Build the "
+            f"model with the arguments the weights were saved with. Keras said: {error}"
+        ) from error
+
+
+_BUILDER_DOCSTRING = """Builds the {name} classifier ({tokens_type} T2T layers, embed_dim {embed_dim},
+    depth {depth}, {num_heads} heads, mlp_ratio {mlp_ratio:g}){accuracy}.
+
+    Args:
+        include_top: whether to end with the Dense classifier `head` on the class token.
+        weights: None (random initialisation) or the path of a Keras weights file
+            (`.weights.h5` or `.keras`).
+        input_tensor: optional Keras tensor to use as the model's input.
+        input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
+            be multiples of 16 (of the product of the soft-split strides).
+        pooling: with `include_top=False`, None returns the token sequence `(batch, 1 + tokens,
+            {embed_dim})`; "token" the class token's features, "avg" / "max" the mean / max over the
+            patch tokens. With `include_top=True` it picks what the head reads (default "token").
+        classes: number of classes of the head.
+        classifier_activation: activation of the head ("softmax", or None for logits).
+        include_preprocessing: whether the model takes RGB values in [0, 255] and normalises them
+            with ImageNet's mean and std itself; with False, feed `preprocess_input(images)`.
+        drop_rate: dropout after the position embedding and in the blocks (paper: 0).
+        drop_path_rate: stochastic depth of the last block (paper: 0.1, linear from 0).
+        qk_scale: the blocks' query-key scale; None means head_dim ** -0.5.
+        name: the model's name, default "{name}".
+        **backbone_kwargs: further `T2TViTBackbone` arguments (e.g. `kernel_sizes`, `strides`,
+            `paddings`, `token_dim` for small images; `dtype`; `seed`).
+
+    Returns:
+        A functional `keras.Model`.
+    """
+
+
+def _make_builder(variant: Variant):
+    def builder(
+        include_top: bool = True,
+        weights: str | None = None,
+        input_tensor=None,
+        input_shape: tuple[int, int, int] | None = None,
+        pooling: str | None = None,
+        classes: int = 1000,
+        classifier_activation: str | None = "softmax",
+        include_preprocessing: bool = True,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        qk_scale: float | None = None,
+        name: str | None = None,
+        **backbone_kwargs,
+    ) -> keras.Model:
+        return build_t2t_vit(
+            variant,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            include_preprocessing=include_preprocessing,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            qk_scale=qk_scale,
+            name=name,
+            **backbone_kwargs,
+        )
+
+    accuracy = f"; {variant.top1}% ImageNet top-1 in the paper" if variant.top1 else ""
+    builder.__name__ = builder.__qualname__ = variant.builder
+    builder.__doc__ = _BUILDER_DOCSTRING.format(accuracy=accuracy, size=variant.image_size, **vars(variant))
+    register_model(variant.name, builder)
+    return builder
+
+
+T2TViT7 = _make_builder(VARIANTS["t2t_vit_7"])
+T2TViT10 = _make_builder(VARIANTS["t2t_vit_10"])
+T2TViT12 = _make_builder(VARIANTS["t2t_vit_12"])
+T2TViT14 = _make_builder(VARIANTS["t2t_vit_14"])
+T2TViT19 = _make_builder(VARIANTS["t2t_vit_19"])
+T2TViT24 = _make_builder(VARIANTS["t2t_vit_24"])
+T2TViT_t14 = _make_builder(VARIANTS["t2t_vit_t_14"])
+T2TViT_t19 = _make_builder(VARIANTS["t2t_vit_t_19"])
+T2TViT_t24 = _make_builder(VARIANTS["t2t_vit_t_24"])
+T2TViT14_ResNeXt = _make_builder(VARIANTS["t2t_vit_14_resnext"])
+T2TViT14_Wide = _make_builder(VARIANTS["t2t_vit_14_wide"])

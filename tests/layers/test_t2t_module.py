@@ -1,0 +1,52 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_t2t.layers import T2TModule
+from tests import numpy_reference as ref
+
+
+@pytest.mark.parametrize("tokens_type", ["performer", "transformer", "convolution"])
+def test_output_tokens_for_square_and_non_square_images(tokens_type):
+    layer = T2TModule(embed_dim=32, tokens_type=tokens_type, token_dim=16)
+    out = layer(np.random.default_rng(0).uniform(size=(2, 32, 48, 3)).astype("float32"))
+    assert out.shape == (2, 2 * 3, 32)
+    assert layer.compute_output_shape((None, 32, 48, 3)) == (None, 6, 32)
+
+
+def test_restructurization_feeds_the_next_soft_split_in_grid_order():
+    """With identity-like T2T layers replaced by NumPy, the module equals the chained reference."""
+    layer = T2TModule(embed_dim=8, tokens_type="transformer", token_dim=4)
+    images = np.random.default_rng(0).normal(size=(1, 16, 32, 2)).astype("float32")
+    out = np.asarray(layer(images))
+
+    x = ref.soft_split(images, 7, 4, 2)
+    x = np.asarray(layer.attention1(x))
+    x = ref.soft_split(x.reshape(1, 4, 8, 4), 3, 2, 1)
+    x = np.asarray(layer.attention2(x))
+    x = ref.soft_split(x.reshape(1, 2, 4, 4), 3, 2, 1)
+    np.testing.assert_allclose(out, ref.dense(x, layer.project), atol=1e-5)
+
+
+def test_small_image_soft_splits():
+    layer = T2TModule(embed_dim=16, kernel_sizes=(3, 3, 3), strides=(2, 2, 1), paddings=(1, 1, 1))
+    assert layer(np.zeros((1, 28, 28, 1), "float32")).shape == (1, 49, 16)
+
+
+@pytest.mark.parametrize("size", [(225, 225), (224, 200)])
+def test_sizes_that_do_not_tile_raise_a_clear_error(size):
+    with pytest.raises(ValueError, match="multiples of 16"):
+        T2TModule(embed_dim=8).build((None, *size, 3))
+
+
+def test_rejects_unknown_tokens_type_and_bad_split_lists():
+    with pytest.raises(ValueError, match="tokens_type"):
+        T2TModule(embed_dim=8, tokens_type="conv")
+    with pytest.raises(ValueError, match="three soft splits"):
+        T2TModule(embed_dim=8, kernel_sizes=(7, 3))
+
+
+def test_config_round_trip_rebuilds_the_same_module():
+    layer = T2TModule(embed_dim=24, tokens_type="transformer", token_dim=8, strides=(4, 2, 2), seed=1)
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert clone.get_config() == layer.get_config()
