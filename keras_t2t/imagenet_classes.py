@@ -55,6 +55,4 @@ def decode_predictions(preds, top: int = 5) -> list[list[tuple[str, str, float]]
     classes = _imagenet_classes()
     # A stable sort keeps the lower class id first among equal scores.
     best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
-    return [
-        [(*classes[i], float(row[i])) for i in ids] for row, ids in zip(preds, best, strict=True)
-    ]
+    return [[(*classes[i], float(row[i])) for i in ids] for row, ids in zip(preds, best, strict=True)]
