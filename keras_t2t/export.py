@@ -104,7 +104,8 @@ class ServingFunctions:
     Args:
         model: a built classifier taking `(batch, H, W, 3)` images and returning
             `(batch, classes)` scores.
-        top_k: how many best classes each request returns.
+        top_k: how many best classes each request returns; `None` means 5 (the paper's top-5),
+            or every class for models with fewer.
         class_names: one name per class; defaults to the ImageNet names for 1000 classes and to
             the class ids as strings otherwise.
         crop_pct: the evaluation transform's crop fraction for encoded images.
@@ -119,7 +120,7 @@ class ServingFunctions:
     def __init__(
         self,
         model: keras.Model,
-        top_k: int = 5,
+        top_k: int | None = None,
         class_names: Sequence[str] | None = None,
         crop_pct: float = 0.9,
         interpolation: str = "bicubic",
@@ -129,6 +130,8 @@ class ServingFunctions:
         self.model = model
         self.image_size = _image_size(model)
         num_classes = _num_classes(model)
+        if top_k is None:
+            top_k = min(5, num_classes)
         if not 1 <= top_k <= num_classes:
             raise ValueError(
                 f"`top_k` must be in [1, {num_classes}] (the model's number of classes); "
@@ -189,7 +192,7 @@ def saved_model(
     export_dir: str,
     version: int | None = None,
     *,
-    top_k: int = 5,
+    top_k: int | None = None,
     class_names: Sequence[str] | None = None,
     crop_pct: float = 0.9,
     interpolation: str = "bicubic",

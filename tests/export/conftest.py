@@ -1,5 +1,4 @@
-import io
-
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,10 +21,14 @@ def encode(image: np.ndarray, image_format: str) -> bytes:
     return encoder(image).numpy()
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
+def small_classifier(classes: int = 4, activation: str | None = "softmax") -> keras.Model:
+    """A small convolutional stand-in for the export mechanics that do not depend on T2T-ViT."""
+    inputs = keras.Input((16, 16, 3), name="images")
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    logits = keras.layers.Dense(classes, name="head")(x)
+    outputs = keras.layers.Activation(activation, name="predictions")(logits)
+    return keras.Model(inputs, outputs, name="small")
 
 
 @pytest.fixture(scope="session")
