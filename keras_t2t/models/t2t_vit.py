@@ -12,6 +12,15 @@ from keras_t2t.models.variants import VARIANTS, Variant
 
 POOLING_MODES = ("token", "avg", "max")
 KERAS_WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
+TORCH_CHECKPOINT_SUFFIXES = (".pth", ".pth.tar", ".pt")
+
+
+def checkpoint_qk_scale(embed_dim: int) -> float:
+    """The blocks' query-key scale the official ImageNet checkpoints were trained with.
+
+    Not the usual `head_dim ** -0.5`: the official builders pass `embed_dim ** -0.5` for them.
+    """
+    return embed_dim**-0.5
 
 
 def build_t2t_vit(
@@ -63,6 +72,9 @@ def build_t2t_vit(
         "qk_scale": qk_scale,
         **backbone_kwargs,
     }
+    from_torch = weights is not None and os.fspath(weights).endswith(TORCH_CHECKPOINT_SUFFIXES)
+    if from_torch and backbone_config["qk_scale"] is None:
+        backbone_config["qk_scale"] = checkpoint_qk_scale(backbone_config["embed_dim"])
     backbone = T2TViTBackbone(**backbone_config, name="backbone")
 
     inputs = input_tensor if input_tensor is not None else keras.Input(input_shape, name="images")
@@ -81,7 +93,12 @@ def build_t2t_vit(
         # The activation runs in float32 so that mixed-precision models output float32 scores.
         outputs = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(logits)
     model = keras.Model(inputs, outputs, name=name or variant.name)
-    if weights is not None:
+    if from_torch:
+        # Imported here: converting needs torch, an optional dependency.
+        from keras_t2t.convert import load_torch_checkpoint
+
+        load_torch_checkpoint(model, weights)
+    elif weights is not None:
         load_keras_weights(model, weights)
     return model
 
@@ -92,12 +109,13 @@ def _check_weights_argument(weights) -> None:
     if not isinstance(weights, str | os.PathLike):
         raise TypeError(f"weights must be None or a file path; got {type(weights).__name__}.")
     path = os.fspath(weights)
-    if not path.endswith(KERAS_WEIGHTS_SUFFIXES):
+    if not path.endswith(KERAS_WEIGHTS_SUFFIXES + TORCH_CHECKPOINT_SUFFIXES):
         raise ValueError(
-            f"weights={path!r} is neither None nor a Keras weights file "
-            f"({' or '.join(KERAS_WEIGHTS_SUFFIXES)}). "
-            "keras_t2t downloads nothing: pass the path of a file saved with model.save_weights() "
-            "or model.save()."
+            f"weights={path!r} is neither None, a Keras weights file "
+            f"({' or '.join(KERAS_WEIGHTS_SUFFIXES)}) nor an official PyTorch checkpoint "
+            f"({' or '.join(TORCH_CHECKPOINT_SUFFIXES)}). keras_t2t downloads nothing: pass the path "
+            "of a file saved with model.save_weights() or model.save(), or of a downloaded official "
+            "checkpoint."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Weights file not found: {path!r}.")
@@ -120,8 +138,9 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({tokens_type} T2T layers, 
 
     Args:
         include_top: whether to end with the Dense classifier `head` on the class token.
-        weights: None (random initialisation) or the path of a Keras weights file
-            (`.weights.h5` or `.keras`).
+        weights: None (random initialisation), the path of a Keras weights file (`.weights.h5`
+            or `.keras`), or of an official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on
+            load by `keras_t2t.convert.load_torch_checkpoint` (needs `keras_t2t[convert]`).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
             be multiples of 16 (of the product of the soft-split strides).
@@ -134,7 +153,8 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({tokens_type} T2T layers, 
             with ImageNet's mean and std itself; with False, feed `preprocess_input(images)`.
         drop_rate: dropout after the position embedding and in the blocks (paper: 0).
         drop_path_rate: stochastic depth of the last block (paper: 0.1, linear from 0).
-        qk_scale: the blocks' query-key scale; None means head_dim ** -0.5.
+        qk_scale: the blocks' query-key scale; None means head_dim ** -0.5, or embed_dim ** -0.5
+            when `weights` is an official checkpoint (what they were trained with).
         name: the model's name, default "{name}".
         **backbone_kwargs: further `T2TViTBackbone` arguments (e.g. `kernel_sizes`, `strides`,
             `paddings`, `token_dim` for small images; `dtype`; `seed`).

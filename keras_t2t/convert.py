@@ -1,0 +1,453 @@
+"""Official PyTorch T2T-ViT checkpoints -> Keras weights.
+
+The official release (github.com/yitu-opensource/T2T-ViT) publishes `*.pth.tar` files: a plain
+state dict, or a training checkpoint holding `state_dict` and/or `state_dict_ema`, keys possibly
+prefixed `module.`. torch is needed only to read them and is imported lazily here, so the rest of
+keras_t2t never depends on it (`pip install "keras_t2t[convert]"`).
+"""
+
+import argparse
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+
+import keras
+import numpy as np
+
+from keras_t2t.layers import TokenPerformer
+from keras_t2t.models import VARIANTS, T2TViTBackbone, create_model
+from keras_t2t.models.t2t_vit import KERAS_WEIGHTS_SUFFIXES, checkpoint_qk_scale
+
+
+def read_checkpoint(path: str | os.PathLike, use_ema: bool = True) -> dict[str, np.ndarray]:
+    """Reads an official checkpoint into a flat state dict of float32 arrays.
+
+    Args:
+        path: a `.pth` / `.pth.tar` file saved by `torch.save`.
+        use_ema: for a training checkpoint holding both `state_dict_ema` and `state_dict`, read the
+            EMA weights (the ones the paper evaluates) when True, the raw weights when False. A
+            checkpoint with only one of them is read as it is when `use_ema` is True; asking for the
+            raw weights of an EMA-only checkpoint is an error.
+
+    Returns:
+        `{official key: array}` with any `module.` prefix removed, e.g.
+        `{"blocks.0.attn.qkv.weight": (1152, 384) array, ...}`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ImportError: torch is not installed.
+        ValueError: the file is not a readable PyTorch checkpoint, or holds no state dict.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Checkpoint file not found: '{path}'.")
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError(
+            'Reading PyTorch checkpoints needs torch: `pip install "keras_t2t[convert]"`.'
+        ) from err
+    try:
+        # Training checkpoints of the official (timm-based) script also store the argparse
+        # namespace of the run under "args"; allow that one class and nothing else executable.
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"Could not read '{path}' as a PyTorch checkpoint ({type(err).__name__}: {err}). "
+            "The file may be truncated or corrupt, or not a torch.save file: download it again."
+        ) from err
+    state_dict = _select_state_dict(checkpoint, path, use_ema)
+    arrays = {}
+    for key, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"'{path}': state dict entry '{key}' is a {type(value).__name__}, not a tensor.")
+        arrays[key.removeprefix("module.")] = value.detach().float().numpy()
+    return arrays
+
+
+def _select_state_dict(checkpoint: object, path: str, use_ema: bool) -> dict:
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError(
+            f"'{path}' holds a {type(checkpoint).__name__}, not a state dict or a training "
+            "checkpoint dict with 'state_dict' / 'state_dict_ema'."
+        )
+    if "state_dict" not in checkpoint and "state_dict_ema" not in checkpoint:
+        if any(isinstance(value, dict) for value in checkpoint.values()):
+            raise ValueError(
+                f"'{path}' has no 'state_dict' or 'state_dict_ema' entry and is not a plain "
+                f"state dict; its top-level keys are {sorted(map(str, checkpoint))}."
+            )
+        return checkpoint
+    if use_ema:
+        return checkpoint.get("state_dict_ema", checkpoint.get("state_dict"))
+    if "state_dict" not in checkpoint:
+        raise ValueError(f"'{path}' holds only EMA weights ('state_dict_ema'); read them with use_ema=True.")
+    return checkpoint["state_dict"]
+
+
+def _cubic_interpolation_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """(out_size, in_size) matrix of 1-D bicubic resampling, as torch's `mode="bicubic"`.
+
+    Half-pixel sample positions, cubic convolution coefficient -0.75, edge samples repeated.
+    """
+    coefficient = -0.75
+    matrix = np.zeros((out_size, in_size), dtype=np.float64)
+    for row in range(out_size):
+        source = (row + 0.5) * in_size / out_size - 0.5
+        start = math.floor(source)
+        for tap in range(-1, 3):
+            distance = abs(source - (start + tap))
+            if distance <= 1:
+                weight = ((coefficient + 2) * distance - (coefficient + 3)) * distance**2 + 1
+            else:
+                weight = coefficient * (((distance - 5) * distance + 8) * distance - 4)
+            matrix[row, min(max(start + tap, 0), in_size - 1)] += weight
+    return matrix
+
+
+def resize_position_embedding(embedding: np.ndarray, grid_size: tuple[int, int]) -> np.ndarray:
+    """Resamples a position embedding to a new token grid, keeping the class-token row.
+
+    The patch rows, a square grid in the checkpoint, are interpolated bicubically exactly like the
+    official transfer-learning code (torch `F.interpolate(mode="bicubic")`). Hand-written because
+    `tf.image.resize` and `keras.ops.image.resize` use the Keys coefficient -0.5, not torch's -0.75.
+
+    Args:
+        embedding: (1, 1 + n * n, dim) array: class-token row, then an n x n grid in row-major order.
+        grid_size: (rows, cols) of the new token grid.
+
+    Returns:
+        (1, 1 + rows * cols, dim) float32 array.
+    """
+    if embedding.ndim != 3 or embedding.shape[0] != 1:
+        raise ValueError(
+            f"Expected a position embedding of shape (1, 1 + tokens, dim), got {embedding.shape}."
+        )
+    old_side = math.isqrt(embedding.shape[1] - 1)
+    if old_side * old_side != embedding.shape[1] - 1:
+        raise ValueError(
+            f"A position embedding of {embedding.shape[1]} rows is not a class token plus a "
+            "square token grid, so it cannot be resized."
+        )
+    rows, cols = grid_size
+    grid = embedding[0, 1:].reshape(old_side, old_side, -1).astype(np.float64)
+    grid = np.einsum(
+        "ri,ijd,cj->rcd",
+        _cubic_interpolation_matrix(old_side, rows),
+        grid,
+        _cubic_interpolation_matrix(old_side, cols),
+    )
+    resized = np.concatenate([embedding[0, :1], grid.reshape(rows * cols, -1)], axis=0)
+    return resized[None].astype(np.float32)
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What `load_torch_checkpoint` did not load, official keys throughout.
+
+    Attributes:
+        skipped: checkpoint entries left out on purpose: the classifier head, when the model has no
+            head or one with another number of classes (it keeps its fresh initialisation).
+        missing: model weights the checkpoint has no entry for.
+        unexpected: checkpoint entries the model has no weight for.
+        mismatched: entries whose shape does not fit the model, as "key: checkpoint (...) vs model (...)".
+
+    `missing`, `unexpected` and `mismatched` are empty unless the load was not strict.
+    """
+
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    missing: list[str] = dataclasses.field(default_factory=list)
+    unexpected: list[str] = dataclasses.field(default_factory=list)
+    mismatched: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """One checkpoint entry and the Keras weight it fills."""
+
+    key: str
+    variable: keras.Variable
+    source_shape: tuple[int, ...] | None  # None: any shape `convert` accepts
+    convert: Callable[[np.ndarray], np.ndarray]
+
+
+def _unfold_to_patch_order(array: np.ndarray, axis: int, channels: int) -> np.ndarray:
+    """Reorders the soft-split axis of `array` from nn.Unfold's to tf.image.extract_patches' order.
+
+    nn.Unfold flattens each patch as (channel, kernel_row, kernel_col), extract_patches as
+    (kernel_row, kernel_col, channel).
+    """
+    kernel = math.isqrt(array.shape[axis] // channels)
+    array = np.moveaxis(array, axis, 0)
+    rest = array.shape[1:]
+    array = array.reshape(channels, kernel, kernel, *rest).transpose(1, 2, 0, *range(3, 3 + len(rest)))
+    return np.moveaxis(array.reshape(-1, *rest), 0, axis)
+
+
+def _identity_target(key: str, variable: keras.Variable) -> _Target:
+    return _Target(key, variable, tuple(variable.shape), lambda array: array)
+
+
+def _dense_targets(key: str, layer: keras.layers.Dense, patch_channels: int | None = None) -> list[_Target]:
+    """torch Linear `key` (weight (out, in), bias) -> Dense kernel (in, out) and bias.
+
+    With `patch_channels`, the input is soft-split output of that many channels per position.
+    """
+
+    def kernel(weight):
+        weight = weight.T
+        return weight if patch_channels is None else _unfold_to_patch_order(weight, 0, patch_channels)
+
+    targets = [_Target(f"{key}.weight", layer.kernel, tuple(layer.kernel.shape)[::-1], kernel)]
+    if layer.use_bias:
+        targets.append(_identity_target(f"{key}.bias", layer.bias))
+    return targets
+
+
+def _norm_targets(
+    key: str, layer: keras.layers.LayerNormalization, patch_channels: int | None = None
+) -> list[_Target]:
+    """torch LayerNorm `key` -> gamma and beta, reordered when it normalises soft-split output."""
+
+    def vector(array):
+        return array if patch_channels is None else _unfold_to_patch_order(array, 0, patch_channels)
+
+    return [
+        _Target(f"{key}.weight", layer.gamma, tuple(layer.gamma.shape), vector),
+        _Target(f"{key}.bias", layer.beta, tuple(layer.beta.shape), vector),
+    ]
+
+
+def _attention_block_targets(key: str, layer, patch_channels: int | None = None) -> list[_Target]:
+    """A pre-norm softmax-attention layer: a backbone `TransformerBlock` or a `TokenTransformer`."""
+    return [
+        *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
+        *_dense_targets(f"{key}.attn.qkv", layer.attn.qkv, patch_channels),
+        *_dense_targets(f"{key}.attn.proj", layer.attn.proj),
+        *_norm_targets(f"{key}.norm2", layer.norm2),
+        *_dense_targets(f"{key}.mlp.fc1", layer.mlp.fc1),
+        *_dense_targets(f"{key}.mlp.fc2", layer.mlp.fc2),
+    ]
+
+
+def _t2t_layer_targets(key: str, layer, patch_channels: int) -> list[_Target]:
+    if not isinstance(layer, TokenPerformer):
+        return _attention_block_targets(key, layer, patch_channels)
+    return [
+        *_norm_targets(f"{key}.norm1", layer.norm1, patch_channels),
+        *_dense_targets(f"{key}.kqv", layer.kqv, patch_channels),
+        *_dense_targets(f"{key}.proj", layer.proj),
+        *_norm_targets(f"{key}.norm2", layer.norm2),
+        *_dense_targets(f"{key}.mlp.0", layer.mlp.fc1),
+        *_dense_targets(f"{key}.mlp.2", layer.mlp.fc2),
+        _identity_target(f"{key}.w", layer.random_matrix),
+    ]
+
+
+def _position_embedding_target(backbone: T2TViTBackbone) -> _Target:
+    variable = backbone.get_layer("position_embedding").embedding
+    _, _, dim = variable.shape
+
+    def resize(array):
+        if array.ndim != 3 or array.shape[0] != 1 or array.shape[2] != dim:
+            raise ValueError(f"pos_embed: checkpoint {array.shape} vs model {tuple(variable.shape)}")
+        if array.shape == tuple(variable.shape):
+            return array
+        return resize_position_embedding(array, backbone.token_grid)
+
+    return _Target("pos_embed", variable, None, resize)
+
+
+def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
+    t2t = backbone.get_layer("tokens_to_token")
+    if t2t.tokens_type not in ("performer", "transformer"):
+        raise ValueError(
+            f"The official checkpoints have performer or transformer T2T layers; this model's "
+            f"tokens_type is {t2t.tokens_type!r}."
+        )
+    targets = [
+        _identity_target("cls_token", backbone.get_layer("class_token").token),
+        _position_embedding_target(backbone),
+        *_t2t_layer_targets("tokens_to_token.attention1", t2t.attention1, backbone.image_shape[-1]),
+        *_t2t_layer_targets("tokens_to_token.attention2", t2t.attention2, t2t.token_dim),
+        *_dense_targets("tokens_to_token.project", t2t.project, t2t.token_dim),
+    ]
+    for i in range(backbone.depth):
+        targets += _attention_block_targets(f"blocks.{i}", backbone.get_layer(f"block_{i}"))
+    return targets + _norm_targets("norm", backbone.get_layer("norm"))
+
+
+def _backbone_and_head(model: keras.Model) -> tuple[T2TViTBackbone, keras.layers.Dense | None]:
+    if isinstance(model, T2TViTBackbone):
+        return model, None
+    layers = {layer.name: layer for layer in model.layers}
+    backbone = layers.get("backbone")
+    if not isinstance(backbone, T2TViTBackbone):
+        raise ValueError(
+            f"Official checkpoints load into keras_t2t T2T-ViT models: a T2TViTBackbone or a classifier "
+            f"built by keras_t2t (with a 'backbone' layer); got {model.name!r}."
+        )
+    return backbone, layers.get("head")
+
+
+def _listing(title: str, entries: list[str], limit: int = 20) -> str:
+    if not entries:
+        return ""
+    shown = ", ".join(entries[:limit])
+    more = f" ... and {len(entries) - limit} more" if len(entries) > limit else ""
+    return f"\n  {title} ({len(entries)}): {shown}{more}"
+
+
+def load_torch_checkpoint(
+    model: keras.Model,
+    checkpoint: str | os.PathLike | Mapping[str, np.ndarray],
+    use_ema: bool = True,
+    strict: bool = True,
+) -> LoadReport:
+    """Loads an official PyTorch T2T-ViT checkpoint into a keras_t2t model, converting the weights.
+
+    Linear weights are transposed; the weights that read soft-split output (the T2T layers' `norm1`
+    and `kqv` / `attn.qkv`, and `project`) are reordered from nn.Unfold's patch layout to
+    extract_patches'; the performers' fixed random matrices, the class token and the position
+    embedding are copied. As in the official transfer-learning code, a model with another number of
+    classes keeps its fresh head, and a model with another input size gets the checkpoint's position
+    embedding resized bicubically to its token grid (class token row kept).
+
+    Build the model with `qk_scale=embed_dim ** -0.5`, the scale the official checkpoints were trained
+    with; the builders do so when given a checkpoint path as `weights`.
+
+    Args:
+        model: a classifier from a keras_t2t builder (any `classes`, input size, `include_top`), or a
+            `T2TViTBackbone`, of the checkpoint's variant.
+        checkpoint: a `.pth` / `.pth.tar` path, or a state dict of NumPy arrays as
+            `read_checkpoint` returns it.
+        use_ema: see `read_checkpoint` (for a path).
+        strict: raise unless every checkpoint entry is used (the head aside, see above) and every
+            model weight is filled. With False, load what fits and list the rest in the report.
+
+    Returns:
+        A `LoadReport` of what was not loaded.
+
+    Raises:
+        ValueError: the file is not a checkpoint, or (strict) it does not fit the model. Nothing is
+            assigned to the model when an error is raised.
+    """
+    backbone, head = _backbone_and_head(model)
+    targets = _backbone_targets(backbone)
+    source = "the state dict" if isinstance(checkpoint, Mapping) else f"'{os.fspath(checkpoint)}'"
+    if not isinstance(checkpoint, Mapping):
+        checkpoint = read_checkpoint(checkpoint, use_ema=use_ema)
+    report = LoadReport()
+    head_weight = checkpoint.get("head.weight")
+    if head is not None and (head_weight is None or head_weight.shape[0] == head.units):
+        targets += _dense_targets("head", head)
+    else:
+        report.skipped = [key for key in ("head.weight", "head.bias") if key in checkpoint]
+
+    assignments = []
+    for target in targets:
+        if target.key not in checkpoint:
+            report.missing.append(target.key)
+            continue
+        array = checkpoint[target.key]
+        if target.source_shape is not None and array.shape != target.source_shape:
+            report.mismatched.append(f"{target.key}: checkpoint {array.shape} vs model {target.source_shape}")
+            continue
+        try:
+            assignments.append((target.variable, target.convert(array)))
+        except ValueError as err:
+            report.mismatched.append(str(err))
+    used = {target.key for target in targets} | set(report.skipped)
+    report.unexpected = [key for key in checkpoint if key not in used]
+    # Any model weight no target maps (say, a layer added to the model family later) is missing too.
+    mapped = {id(target.variable) for target in targets}
+    if head is not None and report.skipped:
+        mapped |= {id(weight) for weight in head.weights}
+    report.missing += [weight.path for weight in model.weights if id(weight) not in mapped]
+
+    if strict and (report.missing or report.unexpected or report.mismatched):
+        raise ValueError(
+            f"{source} does not fit model {model.name!r}; nothing was loaded."
+            + _listing("missing in the checkpoint", report.missing)
+            + _listing("unexpected in the checkpoint", report.unexpected)
+            + _listing("shape mismatches", report.mismatched)
+            + "\nBuild the variant the checkpoint was trained as (e.g. T2TViT14 for "
+            "81.5_T2T_ViT_14.pth.tar, T2TViT_t14 for 81.7_T2T_ViTt_14.pth.tar), or load what fits "
+            "with strict=False (keras-t2t convert --no-strict)."
+        )
+    for variable, value in assignments:
+        variable.assign(value)
+    return report
+
+
+def _checkpoint_image_size(state_dict: Mapping[str, np.ndarray]) -> int:
+    """The square input size a state dict was trained at, read off its position embedding.
+
+    Assumes the official soft splits, which divide each side of the image by 16.
+    """
+    if "pos_embed" not in state_dict:
+        raise ValueError("The checkpoint has no 'pos_embed' entry: it is not a T2T-ViT checkpoint.")
+    tokens = state_dict["pos_embed"].shape[1] - 1
+    side = math.isqrt(tokens)
+    if side * side != tokens:
+        raise ValueError(
+            f"The checkpoint's position embedding has {tokens} patch rows, not a square grid; "
+            "give the image size explicitly."
+        )
+    return 16 * side
+
+
+def convert_checkpoint(
+    checkpoint: str | os.PathLike,
+    output: str | os.PathLike,
+    model_name: str,
+    image_size: int | None = None,
+    classes: int | None = None,
+    use_ema: bool = True,
+    strict: bool = True,
+    qk_scale: float | None = None,
+    include_preprocessing: bool = True,
+) -> tuple[keras.Model, LoadReport]:
+    """Converts an official checkpoint into a Keras file, for use without torch.
+
+    Args:
+        checkpoint: the official `.pth` / `.pth.tar` file.
+        output: a `.weights.h5` file (load it into a model built with the same arguments, including
+            `qk_scale`) or a `.keras` file (the whole model, config included).
+        model_name: the official name of the checkpoint's variant, e.g. "t2t_vit_14".
+        image_size: square input size; default the checkpoint's own (224, or 384 for the 384
+            checkpoint). Another size resizes the position embedding.
+        classes: classes of the head; default the checkpoint's (1000). Another number leaves the
+            head freshly initialised.
+        use_ema, strict: see `load_torch_checkpoint`.
+        qk_scale: the blocks' query-key scale; default `embed_dim ** -0.5`, as the official
+            checkpoints were trained.
+        include_preprocessing: whether the model normalises [0, 255] RGB input itself.
+
+    Returns:
+        The converted model and the `LoadReport`.
+    """
+    output = os.fspath(output)
+    if not output.endswith(KERAS_WEIGHTS_SUFFIXES):
+        raise ValueError(f"output must end with {' or '.join(KERAS_WEIGHTS_SUFFIXES)}; got '{output}'.")
+    if model_name not in VARIANTS:
+        raise ValueError(f"Unknown model {model_name!r}; the official ones are {', '.join(VARIANTS)}.")
+    state_dict = read_checkpoint(checkpoint, use_ema=use_ema)
+    size = image_size or _checkpoint_image_size(state_dict)
+    if classes is None:
+        classes = state_dict["head.weight"].shape[0] if "head.weight" in state_dict else 1000
+    model = create_model(
+        model_name,
+        input_shape=(size, size, 3),
+        classes=classes,
+        include_preprocessing=include_preprocessing,
+        qk_scale=checkpoint_qk_scale(VARIANTS[model_name].embed_dim) if qk_scale is None else qk_scale,
+    )
+    report = load_torch_checkpoint(model, state_dict, strict=strict)
+    if output.endswith(".keras"):
+        model.save(output)
+    else:
+        model.save_weights(output)
+    return model, report
