@@ -321,27 +321,44 @@ def predict_files(
         Per file, its `top_k` `(class_name, probability)` pairs, best first.
     """
     serving = ServingFunctions(model, **serving_kwargs)
-    encoded = []
+    serve = tf.function(serving.serve_image_bytes, input_signature=[serving.image_bytes_spec()])
+    predictions = []
+    # One file a call, so that an unreadable file is named in the error.
     for path in paths:
         with open(path, "rb") as f:
-            encoded.append(f.read())
-    serve = tf.function(serving.serve_image_bytes, input_signature=[serving.image_bytes_spec()])
-    outputs = serve(tf.constant(encoded, tf.string))
-    names = outputs["top_k_class_names"].numpy()
-    scores = outputs["top_k_scores"].numpy()
-    return [
-        [(name.decode(), float(score)) for name, score in zip(row_names, row_scores, strict=True)]
-        for row_names, row_scores in zip(names, scores, strict=True)
-    ]
+            encoded = f.read()
+        try:
+            outputs = serve(tf.constant([encoded]))
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"Cannot classify {path}: {_error_text(error)}") from error
+        names = outputs["top_k_class_names"].numpy()[0]
+        scores = outputs["top_k_scores"].numpy()[0]
+        predictions.append([(n.decode(), float(p)) for n, p in zip(names, scores, strict=True)])
+    return predictions
+
+
+def _error_text(error: tf.errors.OpError) -> str:
+    """The error's own words, without the graph-execution report TF wraps around them."""
+    report = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
+    lines = [line.strip() for line in error.message.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(report)) or error.message
+
+
+def ema_optimizer(model: keras.Model) -> keras.optimizers.Optimizer | None:
+    """The model's optimizer if it keeps an exponential moving average of the weights."""
+    optimizer = getattr(model, "optimizer", None)
+    # A LossScaleOptimizer (mixed_float16) keeps the averages in its inner optimizer.
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    if getattr(optimizer, "use_ema", False) and optimizer.built:
+        return optimizer
+    return None
 
 
 @contextlib.contextmanager
 def _ema_weights(model: keras.Model, use_ema: bool):
     """Temporarily gives the model the EMA weights its optimizer keeps, if asked and present."""
-    optimizer = getattr(model, "optimizer", None)
-    # A LossScaleOptimizer (mixed_float16) keeps the averages in its inner optimizer.
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    if not (use_ema and getattr(optimizer, "use_ema", False) and optimizer.built):
+    optimizer = ema_optimizer(model) if use_ema else None
+    if optimizer is None:
         yield
         return
     variables = model.trainable_variables
