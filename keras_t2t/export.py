@@ -54,8 +54,7 @@ def eval_transform(
     Returns:
         `(H, W, C)` float32, values clipped to 0..255.
     """
-    if not 0.0 < crop_pct <= 1.0:
-        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
+    _check_crop_pct(crop_pct)
     height, width = image_size
     scaled_height = math.floor(height / crop_pct)
     scaled_width = math.floor(width / crop_pct)
@@ -75,6 +74,11 @@ def eval_transform(
     left = tf.cast(tf.round(tf.cast(new_width - width, tf.float32) / 2.0), tf.int32)
     cropped = tf.image.crop_to_bounding_box(resized, top, left, height, width)
     return tf.clip_by_value(cropped, 0.0, 255.0)
+
+
+def _check_crop_pct(crop_pct: float) -> None:
+    if not 0.0 < crop_pct <= 1.0:
+        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
 
 
 def decode_image(image_bytes: tf.Tensor) -> tf.Tensor:
@@ -139,8 +143,7 @@ class ServingFunctions:
             )
         self.top_k = top_k
         self.class_names = _class_names(class_names, num_classes)
-        if not 0.0 < crop_pct <= 1.0:
-            raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
+        _check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
         self.crop_pct = crop_pct
         self.interpolation = interpolation
         self.preprocess = not _has_layer(model, "preprocessing") if preprocess is None else preprocess

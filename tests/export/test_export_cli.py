@@ -52,8 +52,17 @@ def test_export_flags_reach_the_export(tmp_path, capsys):
     model = small_classifier()
     model.save(tmp_path / "small.keras")
     argv = ["export", "--weights", str(tmp_path / "small.keras"), "--output", str(tmp_path / "out")]
-    assert main(argv + ["--version", "4", "--no-warmup", "--crop-pct", "0.5"]) == 0
+    flags = ["--version", "4", "--no-warmup", "--crop-pct", "0.5", "--interpolation", "bilinear"]
+    assert main(argv + flags) == 0
     assert os.listdir(tmp_path / "out" / "4") and not os.path.exists(tmp_path / "out/4/assets.extra")
+    picture = random_image(30, 20)
+    signature = tf.saved_model.load(str(tmp_path / "out" / "4")).signatures["serving_bytes"]
+    outputs = signature(image_bytes=tf.constant([encode(picture, "png")]))
+    transformed = eval_transform(picture, (16, 16), crop_pct=0.5, interpolation="bilinear")
+    expected = np.asarray(model(keras_t2t.preprocess_input(transformed[None])))
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    default = np.asarray(model(keras_t2t.preprocess_input(eval_transform(picture, (16, 16))[None])))
+    assert np.abs(default - expected).max() > 1e-4
     assert main(argv + ["--version", "4"]) == 2
     assert "already exists" in capsys.readouterr().err
 
@@ -93,6 +102,15 @@ def test_predict_prints_names_and_probabilities(tiny_t2t, files, capsys):
     for path, row in zip(paths, expected, strict=True):
         lines.append(path)
         lines += [f"  {row[i]:.4f}  {CLASS_NAMES[i]}" for i in np.argsort(-row)[:3]]
+    assert capsys.readouterr().out.splitlines() == lines
+
+    assert main(argv + ["--top", "1", "--crop-pct", "0.5", "--interpolation", "area"]) == 0
+    decoded = [tf.io.decode_image(tf.io.read_file(path), channels=3) for path in paths]
+    transformed = [eval_transform(image, (32, 32), crop_pct=0.5, interpolation="area") for image in decoded]
+    expected = np.asarray(tiny_t2t(np.stack(transformed)))
+    lines = []
+    for path, row in zip(paths, expected, strict=True):
+        lines += [path, f"  {row.max():.4f}  {row.argmax()}"]
     assert capsys.readouterr().out.splitlines() == lines
 
 
