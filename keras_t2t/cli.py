@@ -6,6 +6,7 @@ import sys
 import keras
 
 from keras_t2t import export
+from keras_t2t.benchmark import MODES, PRECISIONS, run
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.models import VARIANTS, create_model, list_models
@@ -293,12 +294,63 @@ def _run_predict(args) -> int:
     return 0
 
 
+def _add_benchmark_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "benchmark", help="images/s, GFLOP/s and peak memory for inference and training steps"
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["t2t_vit_7", "t2t_vit_14", "t2t_vit_t_14"],
+        choices=list_models(),
+        metavar="NAME",
+        help="models (default: %(default)s)",
+    )
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["float32", "mixed_bfloat16"],
+        choices=PRECISIONS,
+        help="dtype policies (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--jit",
+        nargs="+",
+        default=["off", "on"],
+        choices=["off", "on"],
+        help="XLA compilation settings to measure (default: both)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    parser.set_defaults(handler=_run_benchmark)
+
+
+def _run_benchmark(args) -> int:
+    table = run(
+        args.models,
+        args.modes,
+        args.precisions,
+        [setting == "on" for setting in args.jit],
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        warmup=args.warmup,
+        steps=args.steps,
+    )
+    print()
+    print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-t2t", description="Tokens-to-Token Vision Transformers for Keras 3."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_summary_parser(subparsers)
+    _add_benchmark_parser(subparsers)
     _add_convert_parser(subparsers)
     _add_export_parser(subparsers)
     _add_predict_parser(subparsers)

@@ -1,0 +1,184 @@
+"""Throughput of T2T-ViT models as users run them (`predict_on_batch`, `train_on_batch`).
+
+Each measurement runs in a fresh process, so precision policies, XLA caches and peak memory do not leak
+from one row into the next. Rates are medians over timed steps after warm-up steps (which include
+graph tracing and compilation). Achieved GFLOP/s counts 2 FLOPs per MAC of the model's graph, three
+forward passes' worth for a training step, and is compared with the peak of a large `tf.matmul` in the
+same precision, measured in the same run.
+"""
+
+import dataclasses
+import multiprocessing
+import resource
+import statistics
+import time
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+MODES = ("inference", "training")
+
+
+@dataclasses.dataclass
+class Result:
+    model: str
+    mode: str
+    precision: str
+    jit_compile: bool
+    batch_size: int
+    images_per_second: float
+    gflops: float
+    peak_memory_mib: float
+
+
+def _time_steps(step, warmup: int, steps: int) -> float:
+    """Median seconds of `steps` calls of `step` after `warmup` calls."""
+    for _ in range(warmup):
+        step()
+    durations = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        durations.append(time.perf_counter() - start)
+    return statistics.median(durations)
+
+
+def _peak_memory_mib() -> float:
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+
+
+def _matmul_peak_worker(precision: str, size: int, queue) -> None:
+    import tensorflow as tf
+
+    dtype = (
+        tf.bfloat16
+        if precision == "mixed_bfloat16"
+        else (tf.float16 if precision == "mixed_float16" else tf.float32)
+    )
+    a = tf.random.normal((size, size), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    seconds = _time_steps(lambda: matmul(a).numpy(), warmup=2, steps=10)
+    queue.put(2 * size**3 / seconds / 1e9)
+
+
+def _model_worker(config: dict, queue) -> None:
+    import keras
+    import numpy as np
+
+    from keras_t2t.complexity import count_macs
+    from keras_t2t.models import create_model
+
+    keras.config.set_dtype_policy(config["precision"])
+    size = config["image_size"]
+    batch = config["batch_size"]
+    model = create_model(config["model"], input_shape=(size, size, 3), classifier_activation=None)
+    macs = count_macs(model)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (batch, size, size, 3)).astype("float32")
+    labels = rng.integers(0, 1000, (batch,))
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=config["jit_compile"],
+    )
+    if config["mode"] == "inference":
+        seconds = _time_steps(lambda: model.predict_on_batch(images), config["warmup"], config["steps"])
+        flops = 2 * macs * batch
+    else:
+        seconds = _time_steps(lambda: model.train_on_batch(images, labels), config["warmup"], config["steps"])
+        flops = 3 * 2 * macs * batch
+    queue.put((batch / seconds, flops / seconds / 1e9, _peak_memory_mib()))
+
+
+def _in_fresh_process(target, *args):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def matmul_peak_gflops(precision: str = "float32", size: int = 4096) -> float:
+    """GFLOP/s of a `size` x `size` matmul in the precision's compute dtype."""
+    return _in_fresh_process(_matmul_peak_worker, precision, size)
+
+
+def measure(
+    model: str,
+    mode: str = "inference",
+    precision: str = "float32",
+    jit_compile: bool = False,
+    batch_size: int = 16,
+    image_size: int = 224,
+    warmup: int = 3,
+    steps: int = 10,
+) -> Result:
+    """Images per second, GFLOP/s and peak memory of one model in one mode and precision."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    config = dict(
+        model=model,
+        mode=mode,
+        precision=precision,
+        jit_compile=jit_compile,
+        batch_size=batch_size,
+        image_size=image_size,
+        warmup=warmup,
+        steps=steps,
+    )
+    images_per_second, gflops, peak = _in_fresh_process(_model_worker, config)
+    return Result(model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak)
+
+
+def format_table(results: list[Result], peaks: dict[str, float]) -> str:
+    """A Markdown table of results, with each row's share of its precision's matmul peak."""
+    lines = [
+        "| model | mode | precision | XLA | batch | img/s | GFLOP/s | % of matmul peak | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        share = 100 * r.gflops / peaks[r.precision]
+        lines.append(
+            f"| {r.model} | {r.mode} | {r.precision} | {'on' if r.jit_compile else 'off'} | "
+            f"{r.batch_size} | {r.images_per_second:.1f} | {r.gflops:.0f} | {share:.0f}% | "
+            f"{r.peak_memory_mib:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    models: list[str],
+    modes: list[str],
+    precisions: list[str],
+    jit_compile: list[bool],
+    batch_size: int = 16,
+    image_size: int = 224,
+    warmup: int = 3,
+    steps: int = 10,
+    report=print,
+) -> str:
+    """Measures every combination, reporting the matmul peaks and each row as they come.
+
+    Returns the Markdown table of all rows.
+    """
+    peaks = {}
+    for precision in precisions:
+        peaks[precision] = matmul_peak_gflops(precision)
+        report(f"matmul peak ({precision}): {peaks[precision]:.0f} GFLOP/s")
+    results = []
+    for model in models:
+        for mode in modes:
+            for precision in precisions:
+                for jit in jit_compile:
+                    results.append(
+                        measure(model, mode, precision, jit, batch_size, image_size, warmup, steps)
+                    )
+                    report(format_table(results[-1:], peaks).splitlines()[-1])
+    return format_table(results, peaks)

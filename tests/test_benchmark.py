@@ -1,0 +1,23 @@
+import pytest
+
+from keras_t2t.benchmark import Result, format_table, measure
+from keras_t2t.complexity import count_macs
+from keras_t2t.models import create_model
+
+
+def test_measure_runs_a_real_training_step_and_reports_consistent_numbers():
+    result = measure(
+        "t2t_vit_7", "training", "float32", False, batch_size=2, image_size=32, warmup=1, steps=2
+    )
+    assert result.images_per_second > 0
+    assert result.peak_memory_mib > 100  # a TensorFlow process holds far more than 100 MiB
+    # 2 FLOPs per MAC, 3 forward passes' worth per training step: GFLOP/s follows from img/s.
+    macs_per_image = result.gflops * 1e9 / result.images_per_second / 6
+    expected = count_macs(create_model("t2t_vit_7", input_shape=(32, 32, 3)))
+    assert macs_per_image == pytest.approx(expected, rel=1e-6)
+
+
+def test_table_gives_each_row_its_share_of_the_matmul_peak():
+    rows = [Result("t2t_vit_7", "inference", "float32", True, 16, 100.0, 200.0, 1024.0)]
+    table = format_table(rows, {"float32": 400.0})
+    assert "| t2t_vit_7 | inference | float32 | on | 16 | 100.0 | 200 | 50% | 1024 |" in table
