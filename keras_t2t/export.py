@@ -241,8 +241,9 @@ def saved_model(
             f"version, or none to take the next one ({next_version(export_dir)})."
         )
 
+    # No `archive.track(model)`: the archive saves the variables its endpoints use, and tracking
+    # the model as well would write every weight a second time.
     archive = keras.export.ExportArchive()
-    archive.track(model)
     for name, function, spec in (
         (SERVING_DEFAULT, serving.serve_images, serving.images_spec()),
         (SERVING_BYTES, serving.serve_image_bytes, serving.image_bytes_spec()),

@@ -71,6 +71,12 @@ def test_bytes_signature_equals_the_keras_model_on_transformed_images(tiny_t2t, 
     np.testing.assert_array_equal(names, np.array(CLASS_NAMES)[best])
 
 
+def test_weights_are_saved_once(tiny_t2t, exported):
+    weights_bytes = sum(np.asarray(w).nbytes for w in tiny_t2t.weights)
+    data = os.path.join(exported, "variables", "variables.data-00000-of-00001")
+    assert weights_bytes <= os.path.getsize(data) < 1.1 * weights_bytes
+
+
 def test_endpoints_are_not_xla_compiled(exported):
     saved_model = saved_model_pb2.SavedModel()
     with open(os.path.join(exported, "saved_model.pb"), "rb") as f:
