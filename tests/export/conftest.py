@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_t2t
+from tests.export.tf_serving import GrpcServer, SessionServable
 
 TINY = dict(input_shape=(32, 32, 3), depth=1, embed_dim=32, num_heads=2, token_dim=8, classes=5)
 CLASS_NAMES = ["cat", "dog", "bird", "fish", "frog"]
@@ -42,3 +43,16 @@ def exported(tiny_t2t, tmp_path_factory) -> str:
     """`tiny_t2t` exported with top_k=3 and CLASS_NAMES; the version folder."""
     export_dir = tmp_path_factory.mktemp("serving") / "tiny_t2t"
     return keras_t2t.export.saved_model(tiny_t2t, str(export_dir), top_k=3, class_names=CLASS_NAMES)
+
+
+@pytest.fixture(scope="session")
+def servable(exported) -> SessionServable:
+    """`exported` loaded the way TF Serving loads it."""
+    return SessionServable(exported)
+
+
+@pytest.fixture(scope="session")
+def grpc_stub(servable):
+    """A PredictionService stub talking to `servable` over gRPC on 127.0.0.1."""
+    with GrpcServer(servable) as stub:
+        yield stub

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
 from tests.export.conftest import encode, random_image
-from tests.export.tf_serving import GrpcServer, SessionServable, rest_predict
+from tests.export.tf_serving import rest_predict
 
 JPEG = encode(random_image(40, 40), "jpeg")
 NOT_JPEG_NOR_PNG = "neither a JPEG nor a PNG"
@@ -38,17 +38,6 @@ BAD_REQUESTS = {
 REST_BAD_REQUESTS = [
     name for name, (_, _, value, _) in BAD_REQUESTS.items() if not isinstance(value, np.ndarray)
 ] + ["images_rank_3", "images_4_channels", "images_1_channel", "images_wrong_size"]
-
-
-@pytest.fixture(scope="module")
-def servable(exported) -> SessionServable:
-    return SessionServable(exported)
-
-
-@pytest.fixture(scope="module")
-def grpc_stub(servable):
-    with GrpcServer(servable) as stub:
-        yield stub
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from keras_t2t.export import eval_transform
 from tests.export.conftest import CLASS_NAMES, encode, random_image
-from tests.export.tf_serving import GrpcServer, SessionServable, rest_predict
+from tests.export.tf_serving import rest_predict
 
 BARE_PROCESS = textwrap.dedent(
     """
@@ -54,9 +54,8 @@ def _images(batch: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, (batch, 32, 32, 3)).astype(np.float32)
 
 
-def _pictures():
-    pictures = [random_image(40, 60, seed=1), random_image(90, 45, seed=2)]
-    return pictures, [encode(pictures[0], "jpeg"), encode(pictures[1], "png")]
+def _encoded_pictures() -> list[bytes]:
+    return [encode(random_image(40, 60, seed=1), "jpeg"), encode(random_image(90, 45, seed=2), "png")]
 
 
 def _bytes_expectation(model, encoded):
@@ -65,22 +64,11 @@ def _bytes_expectation(model, encoded):
 
 
 @pytest.fixture(scope="module")
-def servable(exported) -> SessionServable:
-    return SessionServable(exported)
-
-
-@pytest.fixture(scope="module")
-def grpc_stub(servable):
-    with GrpcServer(servable) as stub:
-        yield stub
-
-
-@pytest.fixture(scope="module")
 def processes(exported, tmp_path_factory):
     """Starts the out-of-process checks together, as each spends most of its time importing
-    TensorFlow; a test waits for its own. Inputs: `_images(3)` and `_pictures()`."""
+    TensorFlow; a test waits for its own. Inputs: `_images(3)` and `_encoded_pictures()`."""
     work = tmp_path_factory.mktemp("processes")
-    _, encoded = _pictures()
+    encoded = _encoded_pictures()
     np.save(work / "images.npy", _images(3))
     np.save(work / "image_bytes.npy", np.array(encoded, dtype=object), allow_pickle=True)
     (work / "serve.py").write_text(BARE_PROCESS)
@@ -122,7 +110,7 @@ def test_loads_and_runs_in_a_process_without_keras(tiny_t2t, processes):
     outputs = np.load(processes[0] / "bare" / "outputs.npz")
     images = _images(3)
     np.testing.assert_allclose(outputs["probabilities"], np.asarray(tiny_t2t(images)), atol=1e-5)
-    _, encoded = _pictures()
+    encoded = _encoded_pictures()
     expected = _bytes_expectation(tiny_t2t, encoded)
     np.testing.assert_allclose(outputs["bytes_probabilities"], expected, atol=1e-5)
     best = np.argsort(-expected, axis=1)[:, :3]
@@ -149,7 +137,7 @@ def test_saved_model_cli_runs_both_signatures(tiny_t2t, processes):
     work = processes[0]
     probabilities = np.load(work / "run_images" / "probabilities.npy")
     np.testing.assert_allclose(probabilities, np.asarray(tiny_t2t(_images(3))), atol=1e-5)
-    _, encoded = _pictures()
+    encoded = _encoded_pictures()
     bytes_probabilities = np.load(work / "run_bytes" / "probabilities.npy")
     np.testing.assert_allclose(bytes_probabilities, _bytes_expectation(tiny_t2t, encoded), atol=1e-5)
     names = np.load(work / "run_bytes" / "top_k_class_names.npy", allow_pickle=True)
@@ -174,7 +162,7 @@ def test_rest_row_and_columnar_requests(tiny_t2t, servable):
 
 
 def test_rest_base64_image_bytes(tiny_t2t, servable):
-    _, encoded = _pictures()
+    encoded = _encoded_pictures()
     instances = [{"image_bytes": {"b64": base64.b64encode(data).decode()}} for data in encoded]
     body = json.dumps({"signature_name": "serving_bytes", "instances": instances})
     response = json.loads(rest_predict(servable, body))
@@ -196,7 +184,7 @@ def test_grpc_predict_both_signatures(tiny_t2t, grpc_stub):
     probabilities = tf.make_ndarray(response.outputs["probabilities"])
     np.testing.assert_allclose(probabilities, np.asarray(tiny_t2t(images)), atol=1e-5)
 
-    _, encoded = _pictures()
+    encoded = _encoded_pictures()
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "tiny_t2t"
     request.model_spec.signature_name = "serving_bytes"
