@@ -261,6 +261,12 @@ def _position_embedding_target(backbone: T2TViTBackbone) -> _Target:
 
 
 def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
+    if backbone.tokens_type == "patch" or backbone.block_type != "transformer":
+        raise ValueError(
+            "Checkpoints of the architecture-study variants (ViT patch embedding, SE, Ghost or dense "
+            "blocks) cannot be converted yet: the converter reads the main T2T-ViT family's layout. "
+            "keras_t2t/models/vit.py, se.py, dense.py and ghost.py document their key mapping."
+        )
     t2t = backbone.get_layer("tokens_to_token")
     if t2t.tokens_type not in ("performer", "transformer"):
         raise ValueError(

@@ -57,3 +57,41 @@ def soft_split(images, kernel, stride, padding):
             patch = padded[:, i * stride : i * stride + kernel, j * stride : j * stride + kernel, :]
             tokens.append(patch.reshape(b, -1))
     return np.stack(tokens, axis=1)
+
+
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def block(x, layer, project_qkv, project_output, mlp_fn):
+    """A pre-norm Transformer block with the given q, k, v projection, output projection and MLP."""
+    q, k, v = project_qkv(norm(x, layer.norm1))
+    attended, _ = attention(q, k, v, layer.num_heads, layer.attn.scale)
+    y = x + project_output(attended)
+    return y + mlp_fn(norm(y, layer.norm2))
+
+
+def squeeze_excitation(x, layer):
+    """x * sigmoid(fc2(relu(fc1(mean of x over tokens)))), fc1 and fc2 without bias."""
+    gate = sigmoid(dense(relu(dense(x.mean(1), layer.fc1)), layer.fc2))
+    return x * gate[:, None, :]
+
+
+def cheap_operation(x, layer):
+    """A depthwise 1x1 convolution without bias: one scale per channel."""
+    return x * np.asarray(layer.kernel).reshape(-1)
+
+
+def ghost_projection(x, projection, cheap):
+    half = dense(x, projection)
+    return np.concatenate([half, cheap_operation(half, cheap)], axis=-1)
+
+
+def ghost_mlp(x, layer):
+    hidden = gelu(dense(x, layer.fc1))
+    ghosts = [gelu(cheap_operation(hidden, cheap)) for cheap in layer.cheap_operations]
+    return dense(np.concatenate([hidden, *ghosts], axis=-1), layer.fc2)

@@ -23,9 +23,15 @@ class TransformerBlock(keras.layers.Layer):
         attention_dropout: dropout rate on the attention probabilities.
         drop_path: stochastic-depth rate of both residual branches.
 
+    Subclasses swap the attention or the MLP by setting `attention_class` or `mlp_class` to a layer
+    taking the same arguments (see `SqueezeExcitationBlock`, `GhostBlock`).
+
     Input shape: `(batch, tokens, dim)`. Output shape: the same; with `return_attention_scores=True`
     also the attention probabilities `(batch, num_heads, tokens, tokens)`.
     """
+
+    attention_class = MultiHeadSelfAttention
+    mlp_class = Mlp
 
     def __init__(
         self,
@@ -48,7 +54,7 @@ class TransformerBlock(keras.layers.Layer):
         self.drop_path = drop_path
         dtype = self.dtype_policy
         self.norm1 = layer_norm("norm1", dtype=dtype)
-        self.attn = MultiHeadSelfAttention(
+        self.attn = self.attention_class(
             num_heads,
             qkv_bias=qkv_bias,
             qk_scale=qk_scale,
@@ -62,7 +68,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = input_shape[-1]
-        self.mlp = Mlp(
+        self.mlp = self.mlp_class(
             int(dim * self.mlp_ratio),
             dim,
             dropout=self.dropout,

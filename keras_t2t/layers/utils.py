@@ -25,3 +25,19 @@ def dense(units: int, name: str, use_bias: bool = True, dtype=None) -> keras.lay
 def layer_norm(name: str, dtype=None) -> keras.layers.LayerNormalization:
     """LayerNormalization over the last axis with PyTorch's epsilon."""
     return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+
+
+def cheap_operation(name: str, dtype=None) -> keras.layers.DepthwiseConv1D:
+    """GhostNet's 'cheap operation' on tokens: a depthwise 1x1 convolution, i.e. one learned scale per
+    channel, without bias.
+
+    Initialised uniformly in [-1, 1], PyTorch's default for a depthwise 1x1 convolution (fan-in 1),
+    which the official T2T-ViT-Ghost keeps; Keras' fan-in rules would count every channel instead.
+    """
+    return keras.layers.DepthwiseConv1D(
+        kernel_size=1,
+        use_bias=False,
+        depthwise_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+        name=name,
+        dtype=dtype,
+    )

@@ -1,8 +1,26 @@
 import keras
 import numpy as np
 
-from keras_t2t.layers import ClassToken, SinusoidalPositionEmbedding, T2TModule, TransformerBlock
+from keras_t2t.layers import (
+    ClassToken,
+    DenseTransformerBlock,
+    GhostBlock,
+    PatchEmbedding,
+    SinusoidalPositionEmbedding,
+    SqueezeExcitationBlock,
+    T2TModule,
+    TransformerBlock,
+    Transition,
+)
+from keras_t2t.layers.t2t_module import TOKENS_TYPES
 from keras_t2t.layers.utils import layer_norm
+
+BLOCK_TYPES = {
+    "transformer": TransformerBlock,
+    "se": SqueezeExcitationBlock,
+    "ghost": GhostBlock,
+    "dense": DenseTransformerBlock,
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -11,6 +29,14 @@ class T2TViTBackbone(keras.Model):
 
         images -> T2TModule -> prepend class token -> + sinusoid position table -> Dropout
         -> depth x TransformerBlock -> LayerNorm
+
+    The paper's architecture study (section 4.2) varies two parts, each by one argument:
+    `tokens_type="patch"` replaces the T2T module by ViT's `PatchEmbedding` (layer "patch_embed"),
+    and `block_type` picks the block: "se" (`SqueezeExcitationBlock`), "ghost" (`GhostBlock`) or
+    "dense" (`DenseTransformerBlock`). Dense blocks come in groups of `dense_blocks` blocks, each
+    adding `growth_rate` channels, with a `Transition` halving the width between groups; blocks and
+    transitions are numbered together, `block_0` ... (as the official `blocks.0` ...), and the
+    outputs are as wide as the last group's output.
 
     A functional model whose outputs are a dict:
     - "sequence_output": `(batch, 1 + tokens, embed_dim)`, the class token first, then one token per
@@ -22,10 +48,18 @@ class T2TViTBackbone(keras.Model):
         depth: number of Transformer blocks.
         num_heads: attention heads of each block.
         mlp_ratio: MLP hidden width as a multiple of `embed_dim`.
-        tokens_type: T2T layer, "performer", "transformer" or "convolution".
+        tokens_type: how images become tokens: a T2T module with "performer" or "transformer" T2T
+            layers, or with strided convolutions ("convolution"); or ViT's hard split into
+            `patch_size` patches ("patch").
         image_shape: `(height, width, channels)` of the input images (normalised already; the
             classifier builders add ImageNet normalisation in front).
-        token_dim, kernel_sizes, strides, paddings, kernel_ratio: passed to `T2TModule`.
+        token_dim, kernel_sizes, strides, paddings, kernel_ratio, attention_chunk_size: passed to
+            `T2TModule`.
+        patch_size: side of the patches with `tokens_type="patch"` (16 for the paper's ViTs).
+        block_type: "transformer", "se", "ghost" or "dense" (see above).
+        growth_rate: channels each dense block adds (`block_type="dense"`; official 64).
+        dense_blocks: blocks per dense group (`block_type="dense"`; official (3, 6, 6, 4)); their sum
+            must equal `depth`.
         qkv_bias: whether the blocks' q, k, v projection has a bias.
         qk_scale: the blocks' query-key scale; `None` means `head_dim ** -0.5`.
         dropout: dropout rate after the position embedding and inside the blocks.
@@ -48,6 +82,11 @@ class T2TViTBackbone(keras.Model):
         strides: tuple[int, int, int] = (4, 2, 2),
         paddings: tuple[int, int, int] = (2, 1, 1),
         kernel_ratio: float = 0.5,
+        attention_chunk_size: int | None = None,
+        patch_size: int = 16,
+        block_type: str = "transformer",
+        growth_rate: int = 64,
+        dense_blocks: tuple[int, ...] = (3, 6, 6, 4),
         qkv_bias: bool = False,
         qk_scale: float | None = None,
         dropout: float = 0.0,
@@ -57,42 +96,67 @@ class T2TViTBackbone(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        if tokens_type not in (*TOKENS_TYPES, "patch"):
+            raise ValueError(f"tokens_type must be one of {(*TOKENS_TYPES, 'patch')}; got {tokens_type!r}.")
+        if block_type not in BLOCK_TYPES:
+            raise ValueError(f"block_type must be one of {tuple(BLOCK_TYPES)}; got {block_type!r}.")
+        if block_type == "dense" and sum(dense_blocks) != depth:
+            raise ValueError(
+                f"block_type='dense' stacks sum(dense_blocks) = {sum(dense_blocks)} blocks "
+                f"({tuple(dense_blocks)}), but depth is {depth}. Pass depth={sum(dense_blocks)}."
+            )
+
         # === Layers ===
-        self.tokens_to_token = T2TModule(
-            embed_dim,
-            tokens_type=tokens_type,
-            kernel_sizes=kernel_sizes,
-            strides=strides,
-            paddings=paddings,
-            token_dim=token_dim,
-            kernel_ratio=kernel_ratio,
-            seed=seed,
-            name="tokens_to_token",
-            dtype=dtype,
-        )
+        if tokens_type == "patch":
+            self.patch_embed = PatchEmbedding(embed_dim, patch_size, name="patch_embed", dtype=dtype)
+            tokenizer = self.patch_embed
+        else:
+            self.tokens_to_token = T2TModule(
+                embed_dim,
+                tokens_type=tokens_type,
+                kernel_sizes=kernel_sizes,
+                strides=strides,
+                paddings=paddings,
+                token_dim=token_dim,
+                kernel_ratio=kernel_ratio,
+                attention_chunk_size=attention_chunk_size,
+                seed=seed,
+                name="tokens_to_token",
+                dtype=dtype,
+            )
+            tokenizer = self.tokens_to_token
         self.class_token = ClassToken(name="class_token", dtype=dtype)
         self.position_embedding = SinusoidalPositionEmbedding(name="position_embedding", dtype=dtype)
         self.position_dropout = keras.layers.Dropout(dropout, name="position_dropout", dtype=dtype)
-        drop_path_rates = np.linspace(0.0, drop_path_rate, depth).tolist()
+        if block_type == "dense":
+            layout = _dense_layout(dense_blocks, embed_dim, growth_rate)
+            block_kwargs = {"growth_rate": growth_rate}
+        else:
+            layout, block_kwargs = [None] * depth, {}
+        block_class = BLOCK_TYPES[block_type]
+        drop_path_rates = iter(np.linspace(0.0, drop_path_rate, depth).tolist())
         self.transformer_blocks = [
-            TransformerBlock(
+            Transition(width, name=f"block_{i}", dtype=dtype)
+            if width is not None
+            else block_class(
                 num_heads,
                 mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias,
                 qk_scale=qk_scale,
                 dropout=dropout,
                 attention_dropout=attention_dropout,
-                drop_path=rate,
+                drop_path=next(drop_path_rates),
                 name=f"block_{i}",
                 dtype=dtype,
+                **block_kwargs,
             )
-            for i, rate in enumerate(drop_path_rates)
+            for i, width in enumerate(layout)
         ]
         self.norm = layer_norm("norm", dtype=dtype)
 
         # === Functional Model ===
         images = keras.Input(shape=tuple(image_shape), name="images")
-        x = self.tokens_to_token(images)
+        x = tokenizer(images)
         x = self.class_token(x)
         x = self.position_embedding(x)
         x = self.position_dropout(x)
@@ -119,6 +183,11 @@ class T2TViTBackbone(keras.Model):
         self.strides = tuple(strides)
         self.paddings = tuple(paddings)
         self.kernel_ratio = kernel_ratio
+        self.attention_chunk_size = attention_chunk_size
+        self.patch_size = patch_size
+        self.block_type = block_type
+        self.growth_rate = growth_rate
+        self.dense_blocks = tuple(dense_blocks)
         self.qkv_bias = qkv_bias
         self.qk_scale = qk_scale
         self.dropout = dropout
@@ -129,6 +198,8 @@ class T2TViTBackbone(keras.Model):
     @property
     def token_grid(self) -> tuple[int, int]:
         """(rows, cols) of the patch tokens that follow the class token."""
+        if self.tokens_type == "patch":
+            return self.patch_embed.token_grid(*self.image_shape[:2])
         return self.tokens_to_token.token_grids(*self.image_shape[:2])[-1]
 
     def get_config(self):
@@ -147,6 +218,11 @@ class T2TViTBackbone(keras.Model):
             "strides": self.strides,
             "paddings": self.paddings,
             "kernel_ratio": self.kernel_ratio,
+            "attention_chunk_size": self.attention_chunk_size,
+            "patch_size": self.patch_size,
+            "block_type": self.block_type,
+            "growth_rate": self.growth_rate,
+            "dense_blocks": self.dense_blocks,
             "qkv_bias": self.qkv_bias,
             "qk_scale": self.qk_scale,
             "dropout": self.dropout,
@@ -161,3 +237,19 @@ class T2TViTBackbone(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)
+
+
+def _dense_layout(dense_blocks: tuple[int, ...], embed_dim: int, growth_rate: int) -> list[int | None]:
+    """The layers of a dense stack in order: None for a dense block, the output width for a transition.
+
+    Each group of `dense_blocks` adds `growth_rate` channels per block; a transition halves the width
+    between groups, e.g. (2, 1) from 128 with growth 64 -> [None, None, 128, None].
+    """
+    layout, width = [], embed_dim
+    for group, size in enumerate(dense_blocks):
+        layout += [None] * size
+        width += size * growth_rate
+        if group < len(dense_blocks) - 1:
+            width //= 2
+            layout.append(width)
+    return layout

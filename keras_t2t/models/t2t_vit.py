@@ -1,6 +1,7 @@
 """Classifier builders for the T2T-ViT family, in the keras.applications style."""
 
 import os
+from collections.abc import Callable
 
 import keras
 
@@ -133,8 +134,7 @@ def load_keras_weights(model: keras.Model, path: str) -> None:
         ) from error
 
 
-_BUILDER_DOCSTRING = """Builds the {name} classifier ({tokens_type} T2T layers, embed_dim {embed_dim},
-    depth {depth}, {num_heads} heads, mlp_ratio {mlp_ratio:g}){accuracy}.
+_BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
 
     Args:
         include_top: whether to end with the Dense classifier `head` on the class token.
@@ -164,7 +164,9 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({tokens_type} T2T layers, 
     """
 
 
-def _make_builder(variant: Variant):
+def make_builder(variant: Variant) -> Callable[..., keras.Model]:
+    """Defines the builder function of `variant`, named `variant.builder`, and registers it."""
+
     def builder(
         include_top: bool = True,
         weights: str | None = None,
@@ -199,19 +201,21 @@ def _make_builder(variant: Variant):
 
     accuracy = f"; {variant.top1}% ImageNet top-1 in the paper" if variant.top1 else ""
     builder.__name__ = builder.__qualname__ = variant.builder
-    builder.__doc__ = _BUILDER_DOCSTRING.format(accuracy=accuracy, size=variant.image_size, **vars(variant))
+    builder.__doc__ = _BUILDER_DOCSTRING.format(
+        accuracy=accuracy, description=variant.describe(), size=variant.image_size, **vars(variant)
+    )
     register_model(variant.name, builder)
     return builder
 
 
-T2TViT7 = _make_builder(VARIANTS["t2t_vit_7"])
-T2TViT10 = _make_builder(VARIANTS["t2t_vit_10"])
-T2TViT12 = _make_builder(VARIANTS["t2t_vit_12"])
-T2TViT14 = _make_builder(VARIANTS["t2t_vit_14"])
-T2TViT19 = _make_builder(VARIANTS["t2t_vit_19"])
-T2TViT24 = _make_builder(VARIANTS["t2t_vit_24"])
-T2TViT_t14 = _make_builder(VARIANTS["t2t_vit_t_14"])
-T2TViT_t19 = _make_builder(VARIANTS["t2t_vit_t_19"])
-T2TViT_t24 = _make_builder(VARIANTS["t2t_vit_t_24"])
-T2TViT14_ResNeXt = _make_builder(VARIANTS["t2t_vit_14_resnext"])
-T2TViT14_Wide = _make_builder(VARIANTS["t2t_vit_14_wide"])
+T2TViT7 = make_builder(VARIANTS["t2t_vit_7"])
+T2TViT10 = make_builder(VARIANTS["t2t_vit_10"])
+T2TViT12 = make_builder(VARIANTS["t2t_vit_12"])
+T2TViT14 = make_builder(VARIANTS["t2t_vit_14"])
+T2TViT19 = make_builder(VARIANTS["t2t_vit_19"])
+T2TViT24 = make_builder(VARIANTS["t2t_vit_24"])
+T2TViT_t14 = make_builder(VARIANTS["t2t_vit_t_14"])
+T2TViT_t19 = make_builder(VARIANTS["t2t_vit_t_19"])
+T2TViT_t24 = make_builder(VARIANTS["t2t_vit_t_24"])
+T2TViT14_ResNeXt = make_builder(VARIANTS["t2t_vit_14_resnext"])
+T2TViT14_Wide = make_builder(VARIANTS["t2t_vit_14_wide"])

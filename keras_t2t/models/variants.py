@@ -1,19 +1,24 @@
-"""The T2T-ViT model family as data: one row per official model."""
+"""The T2T-ViT model family as data: one row per model of the official release and the paper."""
 
 import dataclasses
+
+_BLOCK_NAMES = {"se": "squeeze-and-excitation", "ghost": "Ghost", "dense": "DenseNet-style"}
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """One official T2T-ViT model.
+    """One T2T-ViT model (or one of the paper's ViT baselines).
 
     Attributes:
-        name: the official name (`t2t_vit_14`), also the registry key and the CLI's `--model`.
+        name: the official name (`t2t_vit_14`), also the registry key and the CLI's `--model`; the
+            paper's ViTs that the official release lacks are `vit_<the paper's suffix>` (`vit_dn`).
         builder: the name of the Keras builder function (`T2TViT14`).
         embed_dim, depth, num_heads, mlp_ratio, tokens_type: `T2TViTBackbone` arguments.
         image_size: the input size the official checkpoints were trained at.
         top1: ImageNet top-1 accuracy reported in the paper, if any.
         checkpoint: file name of the official ImageNet checkpoint, if one was published.
+        block_type: `T2TViTBackbone` argument: the block of the architecture study's variants
+            ("se", "ghost", "dense"), "transformer" otherwise.
     """
 
     name: str
@@ -26,6 +31,7 @@ class Variant:
     image_size: int = 224
     top1: float | None = None
     checkpoint: str | None = None
+    block_type: str = "transformer"
 
     def backbone_kwargs(self) -> dict:
         return {
@@ -34,7 +40,18 @@ class Variant:
             "num_heads": self.num_heads,
             "mlp_ratio": self.mlp_ratio,
             "tokens_type": self.tokens_type,
+            "block_type": self.block_type,
         }
+
+    def describe(self) -> str:
+        """The architecture in words, e.g. "performer T2T layers, embed_dim 384, depth 14, 6 heads,
+        mlp_ratio 3"."""
+        tokens = "ViT patch embedding" if self.tokens_type == "patch" else f"{self.tokens_type} T2T layers"
+        blocks = "" if self.block_type == "transformer" else f"{_BLOCK_NAMES[self.block_type]} blocks, "
+        return (
+            f"{tokens}, {blocks}embed_dim {self.embed_dim}, depth {self.depth}, {self.num_heads} heads, "
+            f"mlp_ratio {self.mlp_ratio:g}"
+        )
 
 
 VARIANTS: dict[str, Variant] = {
@@ -139,5 +156,20 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("t2t_vit_14_resnext", "T2TViT14_ResNeXt", 384, 14, 32, 3.0, "performer"),
         Variant("t2t_vit_14_wide", "T2TViT14_Wide", 768, 4, 12, 3.0, "performer"),
+        # The architecture study of the paper's section 4.2 (Table 6). The T2T-ViT rows are the
+        # official release's; the ViTs are the paper's: ViT-S/16 (the official release's
+        # vit_small_patch16_224), its deep-narrow (DN) and shallow-wide (SW) resizings, and ViT-S/16
+        # with the SE, ResNeXt (32 heads) and Ghost changes. The paper gives DN's and SW's width and
+        # depth only: their heads keep T2T-ViT's 64 channels per head. The top-1 of DN, SW and
+        # ViT-Ghost are ViT-S/16's 78.1 plus the differences the paper gives (+0.9, -8.2, -4.4).
+        Variant("t2t_vit_14_se", "T2TViT14_SE", 384, 14, 6, 3.0, "performer", block_type="se"),
+        Variant("t2t_vit_dense", "T2TViT_Dense", 128, 19, 8, 2.0, "performer", block_type="dense"),
+        Variant("t2t_vit_16_ghost", "T2TViT16_Ghost", 384, 16, 6, 3.0, "performer", block_type="ghost"),
+        Variant("vit_small_patch16_224", "ViT_S16", 768, 8, 8, 3.0, "patch", top1=78.1),
+        Variant("vit_dn", "ViT_DN", 384, 16, 6, 3.0, "patch", top1=79.0),
+        Variant("vit_sw", "ViT_SW", 1024, 4, 16, 3.0, "patch", top1=69.9),
+        Variant("vit_se", "ViT_SE", 768, 8, 8, 3.0, "patch", block_type="se"),
+        Variant("vit_resnext", "ViT_ResNeXt", 768, 8, 32, 3.0, "patch"),
+        Variant("vit_ghost", "ViT_Ghost", 768, 8, 8, 3.0, "patch", block_type="ghost", top1=73.7),
     )
 }
