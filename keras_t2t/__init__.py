@@ -1,5 +1,7 @@
 """Tokens-to-Token Vision Transformers (T2T-ViT) for Keras 3."""
 
+from keras_t2t import export
+from keras_t2t.imagenet_classes import decode_predictions
 from keras_t2t.models import (
     VARIANTS,
     T2TViT7,
@@ -54,6 +56,8 @@ __all__ = [
     "ViT_SE",
     "ViT_SW",
     "create_model",
+    "decode_predictions",
+    "export",
     "list_models",
     "preprocess_input",
 ]

@@ -74,7 +74,12 @@ def _model_worker(config: dict, queue) -> None:
     keras.config.set_dtype_policy(config["precision"])
     size = config["image_size"]
     batch = config["batch_size"]
-    model = create_model(config["model"], input_shape=(size, size, 3), classifier_activation=None)
+    model = create_model(
+        config["model"],
+        input_shape=(size, size, 3),
+        classifier_activation=None,
+        **config["model_kwargs"],
+    )
     macs = count_macs(model)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, size, size, 3)).astype("float32")
@@ -117,8 +122,12 @@ def measure(
     image_size: int = 224,
     warmup: int = 3,
     steps: int = 10,
+    model_kwargs: dict | None = None,
 ) -> Result:
-    """Images per second, GFLOP/s and peak memory of one model in one mode and precision."""
+    """Images per second, GFLOP/s and peak memory of one model in one mode and precision.
+
+    `model_kwargs` go to `create_model`, e.g. `{"attention_chunk_size": 784}`.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
     if precision not in PRECISIONS:
@@ -132,6 +141,7 @@ def measure(
         image_size=image_size,
         warmup=warmup,
         steps=steps,
+        model_kwargs=model_kwargs or {},
     )
     images_per_second, gflops, peak = _in_fresh_process(_model_worker, config)
     return Result(model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak)

@@ -3,6 +3,9 @@
 import argparse
 import sys
 
+import keras
+
+from keras_t2t import export
 from keras_t2t.benchmark import MODES, PRECISIONS, run
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
@@ -135,6 +138,163 @@ def _run_convert(args) -> int:
     return 0
 
 
+def _add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model arguments `export` and `predict` share, and the evaluation transform's."""
+    parser.add_argument(
+        "--model",
+        choices=list_models(),
+        metavar="NAME",
+        help="official model name, e.g. t2t_vit_14; optional with a whole saved .keras model "
+        "(choices: %(choices)s)",
+    )
+    parser.add_argument(
+        "--weights",
+        required=True,
+        help="a .keras file (whole model: with its optimizer's EMA weights when trained with EMA), "
+        "a .weights.h5 file, or an official .pth.tar checkpoint",
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=None, help="square input size (default: the model's, 224)"
+    )
+    parser.add_argument("--classes", type=int, default=None, help="classes of the head (default 1000)")
+    parser.add_argument(
+        "--qk-scale",
+        type=float,
+        default=None,
+        help="the blocks' query-key scale, for .weights.h5 converted from official checkpoints "
+        "(default: head_dim ** -0.5; .pth.tar files set embed_dim ** -0.5 themselves)",
+    )
+    parser.add_argument(
+        "--class-names",
+        default=None,
+        metavar="FILE",
+        help="text file with one class name per line, in class-id order (default: the ImageNet "
+        "names for 1000 classes, the class ids otherwise)",
+    )
+    parser.add_argument(
+        "--crop-pct",
+        type=float,
+        default=0.9,
+        help="encoded images: resize the shorter side to size / crop-pct, then centre crop (default 0.9)",
+    )
+    parser.add_argument(
+        "--interpolation",
+        default="bicubic",
+        choices=["bicubic", "bilinear", "area", "lanczos3", "nearest"],
+        help="encoded images: resize method (default bicubic)",
+    )
+
+
+def _load_classifier(args) -> keras.Model:
+    if args.weights.endswith(".keras"):
+        given = [flag for flag in ("image_size", "classes", "qk_scale") if getattr(args, flag) is not None]
+        if given:
+            raise ValueError(
+                f"{args.weights} is a whole saved model, which brings its own architecture: leave out "
+                + ", ".join("--" + flag.replace("_", "-") for flag in given)
+                + "."
+            )
+        model = keras.saving.load_model(args.weights)
+        if args.model is not None and args.model != model.name:
+            raise ValueError(
+                f"{args.weights} holds the model {model.name!r}, not {args.model!r}: leave out --model "
+                "or pass the matching name."
+            )
+        return model
+    if args.model is None:
+        raise ValueError(f"--model is needed to build the model that {args.weights} is loaded into.")
+    size = args.image_size or VARIANTS[args.model].image_size
+    return create_model(
+        args.model,
+        weights=args.weights,
+        input_shape=(size, size, 3),
+        classes=1000 if args.classes is None else args.classes,
+        qk_scale=args.qk_scale,
+    )
+
+
+def _read_class_names(path: str | None) -> list[str] | None:
+    if path is None:
+        return None
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def _add_export_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a classifier as a TensorFlow Serving SavedModel in OUTPUT/<version>"
+    )
+    _add_classifier_arguments(parser)
+    parser.add_argument(
+        "--output", required=True, metavar="DIR", help="the model's base folder for TF Serving"
+    )
+    parser.add_argument(
+        "--version", type=int, default=None, help="version folder (default: one more than the highest)"
+    )
+    parser.add_argument("--top-k", type=int, default=None, help="classes each request returns (default 5)")
+    parser.add_argument(
+        "--ema",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="export the optimizer's EMA weights when a .keras model has them (default); --no-ema "
+        "exports the model's own",
+    )
+    parser.add_argument(
+        "--warmup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write assets.extra/tf_serving_warmup_requests (default)",
+    )
+    parser.set_defaults(handler=_run_export)
+
+
+def _run_export(args) -> int:
+    model = _load_classifier(args)
+    path = export.saved_model(
+        model,
+        args.output,
+        args.version,
+        top_k=args.top_k,
+        class_names=_read_class_names(args.class_names),
+        crop_pct=args.crop_pct,
+        interpolation=args.interpolation,
+        use_ema=args.ema,
+        warmup_requests=args.warmup,
+    )
+    ema = args.ema and export.ema_optimizer(model) is not None
+    height, width = model.input_shape[1:3]
+    print(f"wrote:        {path}")
+    print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}")
+    print(f"{export.SERVING_DEFAULT}: images float32 [batch, {height}, {width}, 3], RGB 0..255")
+    print(f"{export.SERVING_BYTES}:   image_bytes string [batch], JPEG or PNG")
+    print(f"serve with:   tensorflow_model_server --model_base_path={args.output} --rest_api_port=8501")
+    return 0
+
+
+def _add_predict_parser(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="classify JPEG or PNG files and print the best classes")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
+    _add_classifier_arguments(parser)
+    parser.add_argument("--top", type=int, default=5, help="classes to print per image (default 5)")
+    parser.set_defaults(handler=_run_predict)
+
+
+def _run_predict(args) -> int:
+    predictions = export.predict_files(
+        _load_classifier(args),
+        args.images,
+        top_k=args.top,
+        class_names=_read_class_names(args.class_names),
+        crop_pct=args.crop_pct,
+        interpolation=args.interpolation,
+    )
+    for path, best in zip(args.images, predictions, strict=True):
+        print(path)
+        for name, probability in best:
+            print(f"  {probability:.4f}  {name}")
+    return 0
+
+
 def _add_benchmark_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "benchmark", help="images/s, GFLOP/s and peak memory for inference and training steps"
@@ -193,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary_parser(subparsers)
     _add_benchmark_parser(subparsers)
     _add_convert_parser(subparsers)
+    _add_export_parser(subparsers)
+    _add_predict_parser(subparsers)
     return parser
 
 
@@ -200,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, ImportError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
         print(f"keras-t2t {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         dropout: dropout rate after the output projection.
         attention_dropout: dropout rate on the attention probabilities.
         value_residual: add `v` to the output.
+        query_chunk_size: if set, and the layer has more tokens than that, attend in chunks of that
+            many queries and recompute each chunk's attention probabilities in the backward pass
+            instead of keeping them: training memory for the probabilities falls from
+            `tokens ** 2` to `query_chunk_size * tokens` per head and sample, for about one more
+            forward attention of compute. Used when no probabilities are returned and attention
+            dropout is off (recomputed dropout would draw other masks).
 
     Subclasses change the projections by overriding `build_qkv` with `project_qkv`, or
     `project_output` (see `GhostAttention`, `SqueezeExcitationAttention`).
@@ -39,6 +45,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
         value_residual: bool = False,
+        query_chunk_size: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -49,6 +56,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.value_residual = value_residual
+        self.query_chunk_size = query_chunk_size
         self.attention_dropout_layer = keras.layers.Dropout(attention_dropout, dtype=self.dtype_policy)
         self.proj_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
@@ -83,15 +91,30 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         head_shape = (-1, tokens, self.num_heads, self.width // self.num_heads)
         q, k, v = self.project_qkv(x)
         q = ops.reshape(q * ops.cast(self.scale, q.dtype), head_shape)
-        logits = ops.einsum("bqhd,bkhd->bhqk", q, ops.reshape(k, head_shape))
-        scores = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
-        probabilities = self.attention_dropout_layer(scores, training=training)
-        attended = ops.einsum("bhqk,bkhd->bqhd", probabilities, ops.reshape(v, head_shape))
+        k = ops.reshape(k, head_shape)
+        chunked = (
+            self.query_chunk_size is not None
+            and tokens > self.query_chunk_size
+            and not return_attention_scores
+            and not (training and self.attention_dropout > 0)
+        )
+        if chunked:
+            attended, scores = self._attend_in_chunks(q, k, ops.reshape(v, head_shape)), None
+        else:
+            attended, scores = _softmax_attention(
+                q, k, ops.reshape(v, head_shape), self.attention_dropout_layer, training
+            )
         y = self.project_output(ops.reshape(attended, (-1, tokens, self.width)))
         y = self.proj_dropout(y, training=training)
         if self.value_residual:
             y = v + y
         return (y, scores) if return_attention_scores else y
+
+    def _attend_in_chunks(self, q, k, v):
+        attend = keras.remat(lambda q_chunk, k, v: _softmax_attention(q_chunk, k, v)[0])
+        size = self.query_chunk_size
+        chunks = [attend(q[:, start : start + size], k, v) for start in range(0, q.shape[1], size)]
+        return ops.concatenate(chunks, axis=1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_dim or input_shape[-1])
@@ -106,5 +129,16 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             dropout=self.dropout,
             attention_dropout=self.attention_dropout,
             value_residual=self.value_residual,
+            query_chunk_size=self.query_chunk_size,
         )
         return config
+
+
+def _softmax_attention(q, k, v, dropout=None, training=None):
+    """`softmax(q k^T) v` per head, softmax in float32; q `(batch, queries, heads, head_dim)`, k and v
+    `(batch, tokens, heads, head_dim)`. Returns the attended values `(batch, queries, heads, head_dim)`
+    and the probabilities `(batch, heads, queries, tokens)` (before dropout)."""
+    logits = ops.einsum("bqhd,bkhd->bhqk", q, k)
+    scores = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
+    probabilities = scores if dropout is None else dropout(scores, training=training)
+    return ops.einsum("bhqk,bkhd->bqhd", probabilities, v), scores

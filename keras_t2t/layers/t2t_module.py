@@ -33,6 +33,8 @@ class T2TModule(keras.layers.Layer):
         token_dim: width of the tokens between the soft splits.
         kernel_ratio: random features of the performer layers, as a fraction of `token_dim`.
         performer_dropout: dropout of the performer layers (0.1 in the paper).
+        attention_chunk_size: with transformer T2T layers, attend in chunks of this many queries
+            and recompute the probabilities in the backward pass (see `MultiHeadSelfAttention`).
         seed: seed of the performers' fixed random matrices.
 
     Input shape: `(batch, height, width, channels)` with static `height` and `width` for which every
@@ -50,6 +52,7 @@ class T2TModule(keras.layers.Layer):
         token_dim: int = 64,
         kernel_ratio: float = 0.5,
         performer_dropout: float = 0.1,
+        attention_chunk_size: int | None = None,
         seed: int | None = None,
         **kwargs,
     ):
@@ -69,6 +72,7 @@ class T2TModule(keras.layers.Layer):
         self.token_dim = token_dim
         self.kernel_ratio = kernel_ratio
         self.performer_dropout = performer_dropout
+        self.attention_chunk_size = attention_chunk_size
         self.seed = seed
         dtype = self.dtype_policy
         splits = list(zip(self.kernel_sizes, self.strides, self.paddings, strict=True))
@@ -97,7 +101,10 @@ class T2TModule(keras.layers.Layer):
             )
         else:
             self.attention1, self.attention2 = (
-                TokenTransformer(token_dim, name=f"attention{i}", dtype=dtype) for i in (1, 2)
+                TokenTransformer(
+                    token_dim, query_chunk_size=attention_chunk_size, name=f"attention{i}", dtype=dtype
+                )
+                for i in (1, 2)
             )
         self.project = dense(embed_dim, name="project", dtype=dtype)
 
@@ -185,6 +192,7 @@ class T2TModule(keras.layers.Layer):
             token_dim=self.token_dim,
             kernel_ratio=self.kernel_ratio,
             performer_dropout=self.performer_dropout,
+            attention_chunk_size=self.attention_chunk_size,
             seed=self.seed,
         )
         return config

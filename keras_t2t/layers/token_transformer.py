@@ -23,6 +23,8 @@ class TokenTransformer(keras.layers.Layer):
         qk_scale: overrides the query-key scale.
         dropout: dropout rate after the attention projection and in the MLP.
         attention_dropout: dropout rate on the attention probabilities.
+        query_chunk_size: attend in chunks of this many queries, recomputing the probabilities in
+            the backward pass (see `MultiHeadSelfAttention`): saves training memory on long inputs.
 
     Input shape: `(batch, tokens, input_dim)`. Output shape: `(batch, tokens, emb_dim)`.
     """
@@ -35,6 +37,7 @@ class TokenTransformer(keras.layers.Layer):
         qk_scale: float | None = None,
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
+        query_chunk_size: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -44,6 +47,7 @@ class TokenTransformer(keras.layers.Layer):
         self.qk_scale = qk_scale
         self.dropout = dropout
         self.attention_dropout = attention_dropout
+        self.query_chunk_size = query_chunk_size
         dtype = self.dtype_policy
         self.norm1 = layer_norm("norm1", dtype=dtype)
         self.attn = MultiHeadSelfAttention(
@@ -53,6 +57,7 @@ class TokenTransformer(keras.layers.Layer):
             dropout=dropout,
             attention_dropout=attention_dropout,
             value_residual=True,
+            query_chunk_size=query_chunk_size,
             name="attn",
             dtype=dtype,
         )
@@ -83,5 +88,6 @@ class TokenTransformer(keras.layers.Layer):
             qk_scale=self.qk_scale,
             dropout=self.dropout,
             attention_dropout=self.attention_dropout,
+            query_chunk_size=self.query_chunk_size,
         )
         return config

@@ -53,7 +53,8 @@ class T2TViTBackbone(keras.Model):
             `patch_size` patches ("patch").
         image_shape: `(height, width, channels)` of the input images (normalised already; the
             classifier builders add ImageNet normalisation in front).
-        token_dim, kernel_sizes, strides, paddings, kernel_ratio: passed to `T2TModule`.
+        token_dim, kernel_sizes, strides, paddings, kernel_ratio, attention_chunk_size: passed to
+            `T2TModule`.
         patch_size: side of the patches with `tokens_type="patch"` (16 for the paper's ViTs).
         block_type: "transformer", "se", "ghost" or "dense" (see above).
         growth_rate: channels each dense block adds (`block_type="dense"`; official 64).
@@ -81,6 +82,7 @@ class T2TViTBackbone(keras.Model):
         strides: tuple[int, int, int] = (4, 2, 2),
         paddings: tuple[int, int, int] = (2, 1, 1),
         kernel_ratio: float = 0.5,
+        attention_chunk_size: int | None = None,
         patch_size: int = 16,
         block_type: str = "transformer",
         growth_rate: int = 64,
@@ -117,6 +119,7 @@ class T2TViTBackbone(keras.Model):
                 paddings=paddings,
                 token_dim=token_dim,
                 kernel_ratio=kernel_ratio,
+                attention_chunk_size=attention_chunk_size,
                 seed=seed,
                 name="tokens_to_token",
                 dtype=dtype,
@@ -180,6 +183,7 @@ class T2TViTBackbone(keras.Model):
         self.strides = tuple(strides)
         self.paddings = tuple(paddings)
         self.kernel_ratio = kernel_ratio
+        self.attention_chunk_size = attention_chunk_size
         self.patch_size = patch_size
         self.block_type = block_type
         self.growth_rate = growth_rate
@@ -214,6 +218,7 @@ class T2TViTBackbone(keras.Model):
             "strides": self.strides,
             "paddings": self.paddings,
             "kernel_ratio": self.kernel_ratio,
+            "attention_chunk_size": self.attention_chunk_size,
             "patch_size": self.patch_size,
             "block_type": self.block_type,
             "growth_rate": self.growth_rate,

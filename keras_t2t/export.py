@@ -1,0 +1,420 @@
+"""SavedModel export for TensorFlow Serving, and prediction on image files.
+
+`saved_model` writes `export_dir/<version>/`, the layout TensorFlow Serving watches, with two
+signatures that need neither Python nor keras_t2t on the server:
+
+- `serving_default`: `images` float32 `[batch, H, W, 3]` RGB 0..255 -> `probabilities`
+  `[batch, classes]`, `top_k_classes` int32 `[batch, k]`, `top_k_scores` `[batch, k]`.
+- `serving_bytes`: `image_bytes` string `[batch]` of encoded JPEG or PNG -> the same outputs plus
+  `top_k_class_names` string `[batch, k]`; the evaluation transform runs inside the graph.
+
+`assets.extra/tf_serving_warmup_requests` holds one PredictionLog per signature, which TF Serving
+replays before it takes traffic.
+"""
+
+import contextlib
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
+from keras_t2t.models.preprocessing import preprocess_input
+
+SERVING_DEFAULT = "serving_default"
+SERVING_BYTES = "serving_bytes"
+WARMUP_FILENAME = "tf_serving_warmup_requests"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def eval_transform(
+    image: tf.Tensor,
+    image_size: tuple[int, int],
+    crop_pct: float = 0.9,
+    interpolation: str = "bicubic",
+) -> tf.Tensor:
+    """The paper's evaluation transform: resize, keeping the aspect ratio, then centre crop.
+
+    For a square `image_size` S the shorter side becomes `floor(S / crop_pct)` (248 for 224 at
+    the paper's 0.9), the longer side keeps the aspect ratio (rounded down), and the centre
+    `S x S` is cut out. A non-square `(H, W)` is covered the same way by
+    `(floor(H / crop_pct), floor(W / crop_pct))`.
+
+    Args:
+        image: `(h, w, C)` image of any real dtype, values 0..255.
+        image_size: `(H, W)` of the output.
+        crop_pct: fraction of the resized image that the crop keeps, in (0, 1].
+        interpolation: a `tf.image.resize` method; resizing is antialiased like PIL's.
+
+    Returns:
+        `(H, W, C)` float32, values clipped to 0..255.
+    """
+    _check_crop_pct(crop_pct)
+    height, width = image_size
+    scaled_height = math.floor(height / crop_pct)
+    scaled_width = math.floor(width / crop_pct)
+    shape = tf.shape(image, out_type=tf.int64)
+    h, w = shape[0], shape[1]
+    # Integer arithmetic, so the side that sets the scale lands exactly on its target.
+    height_sets_scale = scaled_height * w >= scaled_width * h
+    new_height = tf.where(height_sets_scale, tf.constant(scaled_height, tf.int64), scaled_width * h // w)
+    new_width = tf.where(height_sets_scale, scaled_height * w // h, tf.constant(scaled_width, tf.int64))
+    resized = tf.image.resize(
+        tf.cast(image, tf.float32),
+        tf.cast(tf.stack([new_height, new_width]), tf.int32),
+        method=interpolation,
+        antialias=True,
+    )
+    top = tf.cast(tf.round(tf.cast(new_height - height, tf.float32) / 2.0), tf.int32)
+    left = tf.cast(tf.round(tf.cast(new_width - width, tf.float32) / 2.0), tf.int32)
+    cropped = tf.image.crop_to_bounding_box(resized, top, left, height, width)
+    return tf.clip_by_value(cropped, 0.0, 255.0)
+
+
+def _check_crop_pct(crop_pct: float) -> None:
+    if not 0.0 < crop_pct <= 1.0:
+        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
+
+
+def decode_image(image_bytes: tf.Tensor) -> tf.Tensor:
+    """Decodes one encoded JPEG or PNG (scalar string) to `(h, w, 3)` uint8 RGB.
+
+    Anything else fails with an error naming the accepted formats, instead of TF's decoder
+    guessing at GIF or BMP.
+    """
+    is_png = tf.equal(tf.strings.substr(image_bytes, 0, len(PNG_SIGNATURE)), PNG_SIGNATURE)
+    is_supported = tf.logical_or(tf.io.is_jpeg(image_bytes), is_png)
+    check = tf.debugging.Assert(
+        is_supported,
+        [
+            "image_bytes holds an element that is neither a JPEG nor a PNG image; send the file's "
+            'encoded bytes (base64 in a {"b64": ...} object for REST). It starts with:',
+            tf.strings.substr(image_bytes, 0, 16),
+        ],
+    )
+    with tf.control_dependencies([check]):
+        image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
+    return tf.ensure_shape(image, [None, None, 3])
+
+
+class ServingFunctions:
+    """The computations behind both signatures, around one classifier.
+
+    Args:
+        model: a built classifier taking `(batch, H, W, 3)` images and returning
+            `(batch, classes)` scores.
+        top_k: how many best classes each request returns; `None` means 5 (the paper's top-5),
+            or every class for models with fewer.
+        class_names: one name per class; defaults to the ImageNet names for 1000 classes and to
+            the class ids as strings otherwise.
+        crop_pct: the evaluation transform's crop fraction for encoded images.
+        interpolation: the evaluation transform's `tf.image.resize` method.
+        preprocess: whether to apply `keras_t2t.preprocess_input` (ImageNet mean/std) before the
+            model; `None` does so when the model has no layer named "preprocessing".
+        from_logits: whether the model returns logits, to which softmax is applied; `None` infers
+            it from the activation of the model's "predictions" layer (linear: logits), and takes
+            the outputs of a model without one as probabilities.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        top_k: int | None = None,
+        class_names: Sequence[str] | None = None,
+        crop_pct: float = 0.9,
+        interpolation: str = "bicubic",
+        preprocess: bool | None = None,
+        from_logits: bool | None = None,
+    ):
+        self.model = model
+        self.image_size = _image_size(model)
+        num_classes = _num_classes(model)
+        if top_k is None:
+            top_k = min(5, num_classes)
+        if not 1 <= top_k <= num_classes:
+            raise ValueError(
+                f"`top_k` must be in [1, {num_classes}] (the model's number of classes); "
+                f"received top_k={top_k}."
+            )
+        self.top_k = top_k
+        self.class_names = _class_names(class_names, num_classes)
+        _check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
+        self.crop_pct = crop_pct
+        self.interpolation = interpolation
+        self.preprocess = not _has_layer(model, "preprocessing") if preprocess is None else preprocess
+        self.from_logits = _returns_logits(model) if from_logits is None else from_logits
+
+    def images_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None, *self.image_size, 3], tf.float32, name="images")
+
+    def image_bytes_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None], tf.string, name="image_bytes")
+
+    def classify(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`(batch, H, W, 3)` float32 RGB 0..255 -> probabilities and the top-k classes."""
+        if self.preprocess:
+            images = preprocess_input(images)
+        scores = tf.cast(self.model(images, training=False), tf.float32)
+        probabilities = tf.nn.softmax(scores) if self.from_logits else scores
+        top_k_scores, top_k_classes = tf.math.top_k(probabilities, k=self.top_k)
+        return {
+            "probabilities": probabilities,
+            "top_k_classes": top_k_classes,
+            "top_k_scores": top_k_scores,
+        }
+
+    def serve_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The `serving_default` signature."""
+        # A data dependency on a runtime shape check: a wrongly shaped request fails here with
+        # the expected shape in the message, instead of deep inside (or crashing) a kernel.
+        images = tf.ensure_shape(images, self.images_spec().shape)
+        return self.classify(images)
+
+    def serve_image_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The `serving_bytes` signature: decode, evaluation transform, classify."""
+        image_bytes = tf.ensure_shape(image_bytes, [None])
+        images = tf.map_fn(
+            lambda encoded: eval_transform(
+                decode_image(encoded), self.image_size, self.crop_pct, self.interpolation
+            ),
+            image_bytes,
+            fn_output_signature=tf.TensorSpec([*self.image_size, 3], tf.float32),
+        )
+        outputs = self.classify(images)
+        outputs["top_k_class_names"] = tf.gather(tf.constant(self.class_names), outputs["top_k_classes"])
+        return outputs
+
+
+def saved_model(
+    model: keras.Model,
+    export_dir: str,
+    version: int | None = None,
+    *,
+    top_k: int | None = None,
+    class_names: Sequence[str] | None = None,
+    crop_pct: float = 0.9,
+    interpolation: str = "bicubic",
+    preprocess: bool | None = None,
+    from_logits: bool | None = None,
+    use_ema: bool = True,
+    warmup_requests: bool = True,
+) -> str:
+    """Exports a classifier as a TensorFlow Serving SavedModel in `export_dir/<version>/`.
+
+    The version folder is written under a temporary name and renamed when complete, so a server
+    watching `export_dir` never loads a half-written version. Endpoints are plain graphs (no
+    `jit_compile`): TF Serving runs XLA on CPU only behind an experimental flag.
+
+    Args:
+        model: a built classifier, `(batch, H, W, 3)` images -> `(batch, classes)` scores.
+        export_dir: the model's base folder, the one TF Serving's `--model_base_path` names.
+        version: the integer version folder; `None` takes one more than the highest present.
+        top_k, class_names, crop_pct, interpolation, preprocess, from_logits: see
+            `ServingFunctions`.
+        use_ema: export the exponential moving average of the weights when the model's optimizer
+            keeps one (`use_ema=True` in Keras optimizers); the model's own weights are left as
+            they were.
+        warmup_requests: write `assets.extra/tf_serving_warmup_requests` (needs the
+            `tensorflow-serving-api` package: `pip install keras_t2t[export]`).
+
+    Returns:
+        The path of the written version folder.
+    """
+    serving = ServingFunctions(model, top_k, class_names, crop_pct, interpolation, preprocess, from_logits)
+    os.makedirs(export_dir, exist_ok=True)
+    if version is None:
+        version = next_version(export_dir)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(
+            f"`version` must be a non-negative integer (TF Serving's version folder); "
+            f"received version={version!r}."
+        )
+    version_dir = os.path.join(export_dir, str(version))
+    if os.path.exists(version_dir):
+        raise FileExistsError(
+            f"{version_dir} already exists. TF Serving versions are immutable: pass another "
+            f"version, or none to take the next one ({next_version(export_dir)})."
+        )
+
+    # No `archive.track(model)`: the archive saves the variables its endpoints use, and tracking
+    # the model as well would write every weight a second time.
+    archive = keras.export.ExportArchive()
+    for name, function, spec in (
+        (SERVING_DEFAULT, serving.serve_images, serving.images_spec()),
+        (SERVING_BYTES, serving.serve_image_bytes, serving.image_bytes_spec()),
+    ):
+        # Traced here, once: given a bare function and its signature, the archive traces the
+        # model several times while saving, which more than doubles the export time.
+        endpoint = tf.function(function, input_signature=[spec], autograph=False)
+        endpoint.get_concrete_function()
+        archive.add_endpoint(name, endpoint)
+    # Not a number, so TF Serving ignores it; created by the save itself, so with the umask's
+    # permissions (a mkdtemp folder would be private to this user).
+    staging_dir = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex}")
+    try:
+        with _ema_weights(model, use_ema):
+            archive.write_out(staging_dir, verbose=False)
+        if warmup_requests:
+            write_warmup_requests(
+                staging_dir, serving, model_name=os.path.basename(os.path.abspath(export_dir))
+            )
+        os.rename(staging_dir, version_dir)
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+    return version_dir
+
+
+def next_version(export_dir: str) -> int:
+    """One more than the highest integer version folder in `export_dir` (1 when there is none)."""
+    if not os.path.isdir(export_dir):
+        return 1
+    versions = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def warmup_request_inputs(serving: ServingFunctions) -> dict[str, dict[str, np.ndarray]]:
+    """One small request per signature: a grey image, and the same image as a wider JPEG."""
+    height, width = serving.image_size
+    grey = np.full((1, height, width, 3), 128.0, np.float32)
+    jpeg = tf.io.encode_jpeg(np.full((height, 2 * width, 3), 128, np.uint8)).numpy()
+    return {
+        SERVING_DEFAULT: {"images": grey},
+        SERVING_BYTES: {"image_bytes": np.array([jpeg], dtype=object)},
+    }
+
+
+def write_warmup_requests(saved_model_dir: str, serving: ServingFunctions, model_name: str) -> str:
+    """Writes `assets.extra/tf_serving_warmup_requests`: a TFRecord of PredictionLog protos."""
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError as error:
+        raise ImportError(
+            "Writing TF Serving warm-up requests needs the `tensorflow-serving-api` package: "
+            "`pip install keras_t2t[export]`, or pass `warmup_requests=False`."
+        ) from error
+    path = os.path.join(saved_model_dir, "assets.extra", WARMUP_FILENAME)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in warmup_request_inputs(serving).items():
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+            )
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
+def predict_files(
+    model: keras.Model, paths: Sequence[str], **serving_kwargs
+) -> list[list[tuple[str, float]]]:
+    """Classifies image files through the same graph as the `serving_bytes` signature.
+
+    Args:
+        model: the classifier.
+        paths: JPEG or PNG files.
+        **serving_kwargs: `ServingFunctions` arguments (`top_k`, `class_names`, `crop_pct`, ...).
+
+    Returns:
+        Per file, its `top_k` `(class_name, probability)` pairs, best first.
+    """
+    serving = ServingFunctions(model, **serving_kwargs)
+    serve = tf.function(serving.serve_image_bytes, input_signature=[serving.image_bytes_spec()])
+    predictions = []
+    # One file a call, so that an unreadable file is named in the error.
+    for path in paths:
+        with open(path, "rb") as f:
+            encoded = f.read()
+        try:
+            outputs = serve(tf.constant([encoded]))
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"Cannot classify {path}: {_error_text(error)}") from error
+        names = outputs["top_k_class_names"].numpy()[0]
+        scores = outputs["top_k_scores"].numpy()[0]
+        predictions.append([(n.decode(), float(p)) for n, p in zip(names, scores, strict=True)])
+    return predictions
+
+
+def _error_text(error: tf.errors.OpError) -> str:
+    """The error's own words, without the graph-execution report TF wraps around them."""
+    report = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
+    lines = [line.strip() for line in error.message.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(report)) or error.message
+
+
+def ema_optimizer(model: keras.Model) -> keras.optimizers.Optimizer | None:
+    """The model's optimizer if it keeps an exponential moving average of the weights."""
+    optimizer = getattr(model, "optimizer", None)
+    # A LossScaleOptimizer (mixed_float16) keeps the averages in its inner optimizer.
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    if getattr(optimizer, "use_ema", False) and optimizer.built:
+        return optimizer
+    return None
+
+
+@contextlib.contextmanager
+def _ema_weights(model: keras.Model, use_ema: bool):
+    """Temporarily gives the model the EMA weights its optimizer keeps, if asked and present."""
+    optimizer = ema_optimizer(model) if use_ema else None
+    if optimizer is None:
+        yield
+        return
+    variables = model.trainable_variables
+    values = [variable.numpy() for variable in variables]
+    optimizer.finalize_variable_values(variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+
+
+def _image_size(model: keras.Model) -> tuple[int, int]:
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[-1] == 3 and all(shape[1:3])):
+        raise ValueError(
+            "Export needs a classifier with one image input shaped (batch, H, W, 3) with known "
+            f"H and W; this model's input shape is {shape}. Build it with "
+            "`input_shape=(H, W, 3)`."
+        )
+    return shape[1], shape[2]
+
+
+def _num_classes(model: keras.Model) -> int:
+    shape = model.output_shape
+    if not (isinstance(shape, tuple) and len(shape) == 2 and shape[-1]):
+        raise ValueError(
+            "Export needs a classifier whose output is (batch, classes) scores; this model's "
+            f"output shape is {shape}. Build it with `include_top=True`."
+        )
+    return shape[-1]
+
+
+def _class_names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
+    if class_names is None:
+        if num_classes == NUM_IMAGENET_CLASSES:
+            return imagenet_class_names()
+        return [str(i) for i in range(num_classes)]
+    class_names = list(class_names)
+    if len(class_names) != num_classes:
+        raise ValueError(
+            f"`class_names` has {len(class_names)} names but the model has {num_classes} "
+            "classes; give exactly one name per class, in class-id order."
+        )
+    return class_names
+
+
+def _has_layer(model: keras.Model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def _returns_logits(model: keras.Model) -> bool:
+    if not _has_layer(model, "predictions"):
+        return False
+    return model.get_layer("predictions").activation is keras.activations.linear

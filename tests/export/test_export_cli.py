@@ -1,0 +1,147 @@
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_t2t
+from keras_t2t.cli import main
+from keras_t2t.export import eval_transform
+from tests.export.conftest import CLASS_NAMES, encode, random_image, small_classifier
+
+
+@pytest.fixture(scope="module")
+def files(tiny_t2t, tmp_path_factory):
+    """The tiny T2T-ViT as a .keras file, a class-names file and two pictures."""
+    folder = tmp_path_factory.mktemp("cli")
+    tiny_t2t.save(folder / "tiny.keras")
+    (folder / "names.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+    pictures = [random_image(40, 60, seed=1), random_image(90, 45, seed=2)]
+    (folder / "a.png").write_bytes(encode(pictures[0], "png"))
+    (folder / "b.jpg").write_bytes(encode(pictures[1], "jpeg"))
+    return folder
+
+
+def _probabilities(model, paths) -> np.ndarray:
+    decoded = [tf.io.decode_image(tf.io.read_file(str(path)), channels=3) for path in paths]
+    return np.asarray(model(np.stack([eval_transform(image, (32, 32)) for image in decoded])))
+
+
+def test_export_writes_a_version_tf_serving_can_load(tiny_t2t, files, capsys):
+    output = files / "serving"
+    argv = ["export", "--weights", str(files / "tiny.keras"), "--output", str(output)]
+    assert main(argv + ["--top-k", "2", "--class-names", str(files / "names.txt")]) == 0
+    stdout = capsys.readouterr().out
+    assert f"wrote:        {output / '1'}" in stdout
+    assert "weights:      the model weights" in stdout
+    assert os.path.isfile(output / "1" / "assets.extra" / "tf_serving_warmup_requests")
+    signature = tf.saved_model.load(str(output / "1")).signatures["serving_bytes"]
+    paths = [files / "a.png", files / "b.jpg"]
+    outputs = signature(image_bytes=tf.stack([tf.io.read_file(str(p)) for p in paths]))
+    expected = _probabilities(tiny_t2t, paths)
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    best = np.argsort(-expected, axis=1)[:, :2]
+    np.testing.assert_array_equal(
+        outputs["top_k_class_names"].numpy().astype(str), np.array(CLASS_NAMES)[best]
+    )
+
+
+def test_export_flags_reach_the_export(tmp_path, capsys):
+    model = small_classifier()
+    model.save(tmp_path / "small.keras")
+    argv = ["export", "--weights", str(tmp_path / "small.keras"), "--output", str(tmp_path / "out")]
+    flags = ["--version", "4", "--no-warmup", "--crop-pct", "0.5", "--interpolation", "bilinear"]
+    assert main(argv + flags) == 0
+    assert os.listdir(tmp_path / "out" / "4") and not os.path.exists(tmp_path / "out/4/assets.extra")
+    picture = random_image(30, 20)
+    signature = tf.saved_model.load(str(tmp_path / "out" / "4")).signatures["serving_bytes"]
+    outputs = signature(image_bytes=tf.constant([encode(picture, "png")]))
+    transformed = eval_transform(picture, (16, 16), crop_pct=0.5, interpolation="bilinear")
+    expected = np.asarray(model(keras_t2t.preprocess_input(transformed[None])))
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+    default = np.asarray(model(keras_t2t.preprocess_input(eval_transform(picture, (16, 16))[None])))
+    assert np.abs(default - expected).max() > 1e-4
+    assert main(argv + ["--version", "4"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_export_takes_the_ema_weights_of_a_model_trained_with_ema(tmp_path, capsys):
+    model = small_classifier()
+    model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (8, 16, 16, 3)).astype(np.float32)
+    # The small model has no normalisation layer, so the export puts ImageNet's in front of it.
+    x = np.asarray(keras_t2t.preprocess_input(images))
+    model.fit(x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)], batch_size=4, epochs=2, verbose=0)
+    ema_outputs = np.asarray(model(x))
+    # As a checkpoint saved mid-training holds them: raw weights, the averages in the optimizer.
+    for variable in model.trainable_variables:
+        variable.assign(variable * 1.5 + 0.1)
+    own_outputs = np.asarray(model(x))
+    model.save(tmp_path / "trained.keras")
+
+    argv = ["export", "--weights", str(tmp_path / "trained.keras"), "--output", str(tmp_path / "out")]
+    for flags, expected, weights in [([], ema_outputs, "EMA averages"), (["--no-ema"], own_outputs, "model")]:
+        assert main(argv + flags + ["--no-warmup"]) == 0
+        stdout = capsys.readouterr().out
+        assert weights in stdout
+        path = stdout.split("wrote:")[1].split()[0]
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        outputs = signature(images=tf.constant(images))
+        np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+
+
+def test_predict_prints_names_and_probabilities(tiny_t2t, files, capsys):
+    paths = [str(files / "a.png"), str(files / "b.jpg")]
+    argv = ["predict", *paths, "--weights", str(files / "tiny.keras")]
+    assert main(argv + ["--top", "3", "--class-names", str(files / "names.txt")]) == 0
+    expected = _probabilities(tiny_t2t, paths)
+    lines = []
+    for path, row in zip(paths, expected, strict=True):
+        lines.append(path)
+        lines += [f"  {row[i]:.4f}  {CLASS_NAMES[i]}" for i in np.argsort(-row)[:3]]
+    assert capsys.readouterr().out.splitlines() == lines
+
+    assert main(argv + ["--top", "1", "--crop-pct", "0.5", "--interpolation", "area"]) == 0
+    decoded = [tf.io.decode_image(tf.io.read_file(path), channels=3) for path in paths]
+    transformed = [eval_transform(image, (32, 32), crop_pct=0.5, interpolation="area") for image in decoded]
+    expected = np.asarray(tiny_t2t(np.stack(transformed)))
+    lines = []
+    for path, row in zip(paths, expected, strict=True):
+        lines += [path, f"  {row.max():.4f}  {row.argmax()}"]
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_predict_with_keras_weights_and_imagenet_names(files, capsys):
+    model = keras_t2t.create_model("t2t_vit_7", input_shape=(32, 32, 3))
+    model.save_weights(files / "t2t_vit_7.weights.h5")
+    path = str(files / "a.png")
+    argv = ["predict", path, "--model", "t2t_vit_7", "--image-size", "32", "--top", "2"]
+    assert main(argv + ["--weights", str(files / "t2t_vit_7.weights.h5")]) == 0
+    decoded = keras_t2t.decode_predictions(_probabilities(model, [path]), top=2)[0]
+    expected = [path] + [f"  {score:.4f}  {name}" for _, name, score in decoded]
+    assert capsys.readouterr().out.splitlines() == expected
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "{folder}/names.txt", "--weights", "{folder}/tiny.keras"], "names.txt.*neither a JPEG"),
+        (["predict", "{folder}/missing.png", "--weights", "{folder}/tiny.keras"], "missing.png"),
+        (["predict", "{folder}/a.png", "--weights", "{folder}/x.weights.h5"], "--model is needed"),
+        (
+            ["predict", "{folder}/a.png", "--weights", "{folder}/tiny.keras", "--classes", "5"],
+            "leave out --classes",
+        ),
+        (
+            ["predict", "{folder}/a.png", "--weights", "{folder}/tiny.keras", "--model", "t2t_vit_14"],
+            "holds the model 't2t_vit_7', not 't2t_vit_14'",
+        ),
+        (["export", "--weights", "{folder}/tiny.keras", "--output", "{folder}/o", "--top-k", "9"], "top_k"),
+    ],
+)
+def test_mistakes_are_explained(files, capsys, argv, message):
+    assert main([arg.format(folder=files) for arg in argv]) == 2
+    assert re.search(message, capsys.readouterr().err)
