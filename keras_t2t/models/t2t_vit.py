@@ -137,7 +137,7 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
         input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
             be multiples of 16 (of the product of the soft-split strides).
         pooling: with `include_top=False`, None returns the token sequence `(batch, 1 + tokens,
-            {embed_dim})`; "token" the class token's features, "avg" / "max" the mean / max over the
+            features)`; "token" the class token's features, "avg" / "max" the mean / max over the
             patch tokens. With `include_top=True` it picks what the head reads (default "token").
         classes: number of classes of the head.
         classifier_activation: activation of the head ("softmax", or None for logits).
