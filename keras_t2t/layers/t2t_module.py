@@ -149,9 +149,11 @@ class T2TModule(keras.layers.Layer):
         grids = self.token_grids(height, width)
         batch = input_shape[0]
         if self.tokens_type == "convolution":
-            self.conv0.build(input_shape)
-            self.conv1.build((batch, *grids[0], self.token_dim))
-            self.project.build((batch, *grids[1], self.token_dim))
+            # Each convolution sees its input zero-padded, as in `call`.
+            p0, p1, p2 = self.paddings
+            self.conv0.build((batch, height + 2 * p0, width + 2 * p0, channels))
+            self.conv1.build((batch, grids[0][0] + 2 * p1, grids[0][1] + 2 * p1, self.token_dim))
+            self.project.build((batch, grids[1][0] + 2 * p2, grids[1][1] + 2 * p2, self.token_dim))
             return
         k0, k1, k2 = self.kernel_sizes
         tokens = (batch, None)

@@ -1,3 +1,5 @@
+import inspect
+
 import keras
 import numpy as np
 
@@ -96,6 +98,12 @@ class T2TViTBackbone(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        unknown = sorted(set(kwargs) - {"name", "trainable"})
+        if unknown:
+            raise TypeError(
+                f"T2TViTBackbone got unexpected keyword arguments {unknown}. Its arguments are "
+                f"{[*inspect.signature(T2TViTBackbone.__init__).parameters][1:-1]}, name and trainable."
+            )
         if tokens_type not in (*TOKENS_TYPES, "patch"):
             raise ValueError(f"tokens_type must be one of {(*TOKENS_TYPES, 'patch')}; got {tokens_type!r}.")
         if block_type not in BLOCK_TYPES:

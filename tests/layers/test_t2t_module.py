@@ -7,11 +7,15 @@ from tests import numpy_reference as ref
 
 
 @pytest.mark.parametrize("tokens_type", ["performer", "transformer", "convolution"])
-def test_output_tokens_for_square_and_non_square_images(tokens_type):
+@pytest.mark.parametrize("size", [(32, 48), (16, 32)])
+def test_output_tokens_for_square_and_non_square_images(tokens_type, size):
+    height, width = size
+    tokens = (height // 16) * (width // 16)
     layer = T2TModule(embed_dim=32, tokens_type=tokens_type, token_dim=16)
-    out = layer(np.random.default_rng(0).uniform(size=(2, 32, 48, 3)).astype("float32"))
-    assert out.shape == (2, 2 * 3, 32)
-    assert layer.compute_output_shape((None, 32, 48, 3)) == (None, 6, 32)
+    layer.build((None, height, width, 3))
+    out = layer(np.random.default_rng(0).uniform(size=(2, height, width, 3)).astype("float32"))
+    assert out.shape == (2, tokens, 32)
+    assert layer.compute_output_shape((None, height, width, 3)) == (None, tokens, 32)
 
 
 def test_restructurization_feeds_the_next_soft_split_in_grid_order():

@@ -60,3 +60,8 @@ def test_bad_structure_arguments_are_explained():
         T2TViTBackbone(**TINY, depth=14, block_type="dense")
     with pytest.raises(ValueError, match="multiples of 16"):
         T2TViTBackbone(**{**TINY, "image_shape": (40, 40, 3)}, depth=1, tokens_type="patch")
+
+
+def test_misspelt_arguments_are_rejected_not_ignored():
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['depht'\].*'depth'"):
+        T2TViTBackbone(**TINY, depth=1, depht=3)
