@@ -230,8 +230,7 @@ def _map_skipping_corrupt(dataset, transform, image_shape, kind: str) -> tf.data
 
 
 def _random_resized_crop(seed, image, augmentation: Augmentation, channels: int) -> tf.Tensor:
-    """The RandomResizedCrop window of an encoded or decoded image, as uint8 `(h, w, channels)`.
-    A JPEG is decoded only inside the window."""
+    """The RandomResizedCrop window of an encoded or decoded image, as uint8 `(h, w, channels)`."""
 
     def crop_box(shape):
         scale, ratio = augmentation.crop_scale, augmentation.crop_ratio
@@ -243,8 +242,12 @@ def _random_resized_crop(seed, image, augmentation: Augmentation, channels: int)
 
     if image.dtype != tf.string:
         return _to_channels(crop_decoded(image), channels)
+    # A JPEG decoded only inside the window decodes even when truncated below it: only a complete
+    # file (ending with the end-of-image marker) takes that path; others are decoded whole, which
+    # fails for a truncated file (and reads one with bytes after the marker).
+    complete_jpeg = tf.io.is_jpeg(image) & tf.equal(tf.strings.substr(image, -2, 2), b"\xff\xd9")
     return tf.cond(
-        tf.io.is_jpeg(image),
+        complete_jpeg,
         lambda: tf.image.decode_and_crop_jpeg(image, crop_box(tf.image.extract_jpeg_shape(image)), channels),
         lambda: crop_decoded(_decode(image, channels)),
     )
