@@ -31,17 +31,25 @@ def corrupt_images(kind: str | None = None) -> int:
 class CorruptImageReport(keras.callbacks.Callback):
     """Reports at each epoch end how many images were skipped as unreadable or undecodable.
 
-    The count covers every pipeline of the process (training and evaluation); the epoch's new
-    skips are printed as a warning when there are any, and the running totals are kept in
-    `self.history` (one `{"train": n, "eval": n}` per epoch).
+    The counts cover every pipeline of the process (training and evaluation) since the callback
+    was made or training began; an epoch's new skips are printed when there are any, and the
+    running totals are kept in `self.history` (one `{"train": n, "eval": n}` per epoch).
     """
 
     def __init__(self):
         super().__init__()
         self.history: list[dict[str, int]] = []
+        self._start = self._counts()
+
+    @staticmethod
+    def _counts() -> dict[str, int]:
+        return {kind: corrupt_images(kind) for kind in _CORRUPT_IMAGES}
+
+    def on_train_begin(self, logs=None):
+        self._start = self._counts()
 
     def on_epoch_end(self, epoch, logs=None):
-        counts = {kind: corrupt_images(kind) for kind in _CORRUPT_IMAGES}
+        counts = {kind: n - self._start[kind] for kind, n in self._counts().items()}
         previous = self.history[-1] if self.history else {kind: 0 for kind in counts}
         self.history.append(counts)
         new = {kind: counts[kind] - previous[kind] for kind in counts}
