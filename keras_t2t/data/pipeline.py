@@ -21,6 +21,8 @@ with tf.device("/cpu:0"):
 def corrupt_images(kind: str | None = None) -> int:
     """How many images the pipelines of this process have skipped as corrupt so far.
 
+    Counted as images are processed, so prefetching can count a few ahead of the batches consumed.
+
     Args:
         kind: "train", "eval", or `None` for both.
     """
