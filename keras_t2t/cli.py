@@ -10,6 +10,7 @@ from keras_t2t.benchmark import MODES, PRECISIONS, run
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.models import VARIANTS, create_model, list_models
+from keras_t2t.training import ema_optimizer
 
 
 def _add_summary_parser(subparsers) -> None:
@@ -261,7 +262,7 @@ def _run_export(args) -> int:
         use_ema=args.ema,
         warmup_requests=args.warmup,
     )
-    ema = args.ema and export.ema_optimizer(model) is not None
+    ema = args.ema and ema_optimizer(model) is not None
     height, width = model.input_shape[1:3]
     print(f"wrote:        {path}")
     print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}")
