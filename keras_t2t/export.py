@@ -13,7 +13,6 @@ replays before it takes traffic.
 """
 
 import contextlib
-import math
 import os
 import shutil
 import uuid
@@ -23,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_t2t.data.transforms import check_crop_pct, eval_transform
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
 from keras_t2t.models.preprocessing import preprocess_input
 from keras_t2t.training.ema import ema_weights
@@ -31,55 +31,6 @@ SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
 WARMUP_FILENAME = "tf_serving_warmup_requests"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def eval_transform(
-    image: tf.Tensor,
-    image_size: tuple[int, int],
-    crop_pct: float = 0.9,
-    interpolation: str = "bicubic",
-) -> tf.Tensor:
-    """The paper's evaluation transform: resize, keeping the aspect ratio, then centre crop.
-
-    For a square `image_size` S the shorter side becomes `floor(S / crop_pct)` (248 for 224 at
-    the paper's 0.9), the longer side keeps the aspect ratio (rounded down), and the centre
-    `S x S` is cut out. A non-square `(H, W)` is covered the same way by
-    `(floor(H / crop_pct), floor(W / crop_pct))`.
-
-    Args:
-        image: `(h, w, C)` image of any real dtype, values 0..255.
-        image_size: `(H, W)` of the output.
-        crop_pct: fraction of the resized image that the crop keeps, in (0, 1].
-        interpolation: a `tf.image.resize` method; resizing is antialiased like PIL's.
-
-    Returns:
-        `(H, W, C)` float32, values clipped to 0..255.
-    """
-    _check_crop_pct(crop_pct)
-    height, width = image_size
-    scaled_height = math.floor(height / crop_pct)
-    scaled_width = math.floor(width / crop_pct)
-    shape = tf.shape(image, out_type=tf.int64)
-    h, w = shape[0], shape[1]
-    # Integer arithmetic, so the side that sets the scale lands exactly on its target.
-    height_sets_scale = scaled_height * w >= scaled_width * h
-    new_height = tf.where(height_sets_scale, tf.constant(scaled_height, tf.int64), scaled_width * h // w)
-    new_width = tf.where(height_sets_scale, scaled_height * w // h, tf.constant(scaled_width, tf.int64))
-    resized = tf.image.resize(
-        tf.cast(image, tf.float32),
-        tf.cast(tf.stack([new_height, new_width]), tf.int32),
-        method=interpolation,
-        antialias=True,
-    )
-    top = tf.cast(tf.round(tf.cast(new_height - height, tf.float32) / 2.0), tf.int32)
-    left = tf.cast(tf.round(tf.cast(new_width - width, tf.float32) / 2.0), tf.int32)
-    cropped = tf.image.crop_to_bounding_box(resized, top, left, height, width)
-    return tf.clip_by_value(cropped, 0.0, 255.0)
-
-
-def _check_crop_pct(crop_pct: float) -> None:
-    if not 0.0 < crop_pct <= 1.0:
-        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
 
 
 def decode_image(image_bytes: tf.Tensor) -> tf.Tensor:
@@ -144,7 +95,7 @@ class ServingFunctions:
             )
         self.top_k = top_k
         self.class_names = _class_names(class_names, num_classes)
-        _check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
+        check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
         self.crop_pct = crop_pct
         self.interpolation = interpolation
         self.preprocess = not _has_layer(model, "preprocessing") if preprocess is None else preprocess
