@@ -7,6 +7,7 @@ from keras_t2t.training.callbacks import (
     LearningRateLogger,
     ResumableBackup,
 )
+from keras_t2t.training.demo import run_demo
 from keras_t2t.training.ema import ema_optimizer, ema_weights
 from keras_t2t.training.optimizer import (
     build_optimizer,
@@ -14,9 +15,29 @@ from keras_t2t.training.optimizer import (
     scaled_learning_rate,
     weight_decay_exclusions,
 )
+from keras_t2t.training.recipe import Recipe, add_recipe_arguments, demo_recipe, recipe_from_arguments
 from keras_t2t.training.strategy import is_chief, select_strategy, worker_dir
+from keras_t2t.training.train import (
+    TrainResult,
+    build_model,
+    compile_classifier,
+    evaluate,
+    read_history,
+    train,
+)
 
 __all__ = [
+    "Recipe",
+    "TrainResult",
+    "add_recipe_arguments",
+    "build_model",
+    "compile_classifier",
+    "demo_recipe",
+    "evaluate",
+    "read_history",
+    "recipe_from_arguments",
+    "run_demo",
+    "train",
     "EmaModelCheckpoint",
     "EmaValidation",
     "LearningRateLogger",

@@ -93,6 +93,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
         if self.save_freq != "epoch":
             self._save_model()
+            self._batches_seen_since_last_saving = 0
 
     def _save_model(self):
         super()._save_model()
