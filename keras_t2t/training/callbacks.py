@@ -3,6 +3,7 @@ the EMA weights, and the learning rate in the logs."""
 
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -115,6 +116,25 @@ def _seed_states(model: keras.Model) -> list[keras.Variable]:
     return [variable for variable in model.variables if id(variable) not in weights]
 
 
+def evaluate_ema(model: keras.Model, dataset, steps: int | None = None) -> dict[str, float]:
+    """`model.evaluate` on the EMA weights when the optimizer keeps them (see `ema_weights`).
+
+    Args:
+        model: a compiled model.
+        dataset: what `model.evaluate` takes: a (distributed) dataset of `(inputs, targets)`.
+        steps: batches to evaluate; None runs the whole dataset.
+
+    Returns:
+        The loss and the compiled metrics by name.
+    """
+    with ema_weights(model), warnings.catch_warnings():
+        # Keras warns that training is interrupted whenever a dataset of unknown length (the
+        # pipelines that skip corrupt images) ends, which is how an evaluation ends.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        results = model.evaluate(dataset, steps=steps, verbose=0, return_dict=True)
+    return {name: float(value) for name, value in results.items()}
+
+
 class EmaValidation(keras.callbacks.Callback):
     """Evaluates the model at each epoch end, on the EMA weights when its optimizer keeps them, and
     adds the results to the epoch's logs as `val_<metric>`.
@@ -134,10 +154,9 @@ class EmaValidation(keras.callbacks.Callback):
         self.steps = steps
 
     def on_epoch_end(self, epoch, logs=None):
-        with ema_weights(self.model):
-            results = self.model.evaluate(self.dataset, steps=self.steps, verbose=0, return_dict=True)
+        results = evaluate_ema(self.model, self.dataset, self.steps)
         if logs is not None:
-            logs.update({f"val_{name}": float(value) for name, value in results.items()})
+            logs.update({f"val_{name}": value for name, value in results.items()})
 
 
 class EmaModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -1,9 +1,10 @@
 """`keras-t2t demo`: train, evaluate and export a small T2T-ViT on Fashion-MNIST in minutes."""
 
+import os
 import time
 
 from keras_t2t.training.recipe import Recipe, demo_recipe
-from keras_t2t.training.train import TrainResult, train
+from keras_t2t.training.train import CURVES_FILENAME, LOG_FILENAME, TENSORBOARD_DIRNAME, TrainResult, train
 
 
 def run_demo(recipe: Recipe | None = None) -> TrainResult:
@@ -24,6 +25,8 @@ def run_demo(recipe: Recipe | None = None) -> TrainResult:
     print(f"run folder:   {result.run_dir}")
     print(f"best model:   {result.best_model}")
     print(f"last model:   {result.last_model}")
+    print(f"curves:       {os.path.join(result.run_dir, CURVES_FILENAME)}")
+    print(f"log:          {os.path.join(result.run_dir, LOG_FILENAME)} (TensorBoard: {TENSORBOARD_DIRNAME}/)")
     if result.export_dir:
         print(f"serving:      {result.export_dir}")
     return result

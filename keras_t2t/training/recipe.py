@@ -307,4 +307,10 @@ def recipe_from_arguments(args: argparse.Namespace, base: Recipe | None = None) 
     recipe = Recipe.load(args.config) if getattr(args, "config", None) else (base or Recipe())
     names = {field.name for field in dataclasses.fields(Recipe)}
     names |= {field.name for field in dataclasses.fields(Augmentation)}
-    return recipe.replace(**{name: value for name, value in vars(args).items() if name in names})
+    # argparse gives several values as a list; the recipe holds tuples.
+    overrides = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in vars(args).items()
+        if name in names
+    }
+    return recipe.replace(**overrides)

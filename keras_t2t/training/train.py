@@ -15,8 +15,8 @@ from keras_t2t.training.callbacks import (
     EmaValidation,
     LearningRateLogger,
     ResumableBackup,
+    evaluate_ema,
 )
-from keras_t2t.training.ema import ema_weights
 from keras_t2t.training.optimizer import build_optimizer, learning_rate_schedule, scaled_learning_rate
 from keras_t2t.training.recipe import Recipe
 from keras_t2t.training.strategy import is_chief, select_strategy, worker_dir
@@ -106,10 +106,9 @@ def evaluate(model: keras.Model, dataset: tf.data.Dataset, steps: int | None = N
     """
     classes = model.output_shape[-1]
     compile_classifier(model, model.optimizer or "adamw")
-    one_hot = dataset.map(lambda images, labels: (images, tf.one_hot(labels, classes)))
-    with ema_weights(model):
-        results = model.evaluate(one_hot, steps=steps, verbose=0, return_dict=True)
-    return {name: float(value) for name, value in results.items()}
+    return evaluate_ema(
+        model, dataset.map(lambda images, labels: (images, tf.one_hot(labels, classes))), steps
+    )
 
 
 def train(
