@@ -24,7 +24,15 @@ def select_strategy(tpu: str | None = None) -> tf.distribute.Strategy:
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if _cluster_workers() > 0:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise RuntimeError(
+                "TF_CONFIG names a multi-worker cluster, but TensorFlow's runtime was initialised "
+                "before the strategy could configure its collective ops. Create "
+                "tf.distribute.MultiWorkerMirroredStrategy() first thing in the program, before "
+                f"anything makes a tensor or variable, and pass it to train(). ({error})"
+            ) from error
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()

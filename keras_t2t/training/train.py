@@ -132,7 +132,8 @@ def train(
             `recipe.batch_size` times its replicas.
         callbacks: more callbacks for `fit`, run after the validation (they see its `val_` logs).
     """
-    strategy = strategy or select_strategy(recipe.tpu)
+    if strategy is None:
+        strategy = select_strategy(recipe.tpu)
     run_dir = worker_dir(strategy, recipe.resolved_output_dir())
     os.makedirs(run_dir, exist_ok=True)
     recipe.save(os.path.join(run_dir, RECIPE_FILENAME))
