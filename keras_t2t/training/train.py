@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import importlib.util
 import os
 
 import keras
@@ -327,10 +328,18 @@ def _export(recipe: Recipe, model: keras.Model, class_names: list[str], run_dir:
     # Imported here: export imports this package (for the EMA helpers).
     from keras_t2t import export
 
+    # The warm-up requests need the optional tensorflow-serving-api; a run does not fail for it.
+    warmup_requests = importlib.util.find_spec("tensorflow_serving") is not None
+    if not warmup_requests:
+        print(
+            "Exporting without TF Serving warm-up requests: they need `pip install keras_t2t[export]` "
+            "(keras-t2t export --weights best.keras adds them later)."
+        )
     return export.saved_model(
         model,
         os.path.join(run_dir, SERVING_DIRNAME, recipe.model),
         class_names=class_names,
         crop_pct=recipe.crop_pct,
         interpolation=recipe.interpolation,
+        warmup_requests=warmup_requests,
     )
