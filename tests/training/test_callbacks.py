@@ -52,7 +52,7 @@ def test_validation_and_best_checkpoint_use_the_ema_weights(tmp_path):
         EmaModelCheckpoint(path, monitor="val_top1", mode="max", save_best_only=True),
         Expected(),
     ]
-    model.fit(train, epochs=2, steps_per_epoch=4, callbacks=callbacks, verbose=0)
+    model.fit(train, epochs=2, steps_per_epoch=4, callbacks=callbacks, shuffle=False, verbose=0)
 
     for epoch in (0, 1):
         logs, results = seen[epoch]["logs"], seen[epoch]["results"]
