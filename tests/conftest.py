@@ -1,6 +1,8 @@
 import keras
 import pytest
 
+from tests.data.tiny_imagenet import TinyImageNet, prepare_tiny_imagenet
+
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
@@ -8,3 +10,11 @@ def _float32_policy():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_imagenet(tmp_path_factory) -> TinyImageNet:
+    """A 3-class ILSVRC2012 manual download (4 train and 1 validation JPEG per class, 40x56 flat
+    colours), prepared by tfds's imagenet2012 builder: pass `data_dir` (and `manual_dir`) with
+    source "imagenet2012". See tests/data/tiny_imagenet.py."""
+    return TinyImageNet(*prepare_tiny_imagenet(str(tmp_path_factory.mktemp("tiny_imagenet"))))

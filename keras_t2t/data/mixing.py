@@ -71,6 +71,7 @@ def mix_batch(
         `(images, targets)`: `(B, H, W, C)` float32 and `(B, num_classes)` float32 whose rows sum
         to 1.
     """
+    images = tf.convert_to_tensor(images, tf.float32)
     targets = smooth_labels(labels, num_classes, label_smoothing)
     if mixup_alpha <= 0.0 and cutmix_alpha <= 0.0:
         return images, targets

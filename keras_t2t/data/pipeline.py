@@ -21,6 +21,8 @@ with tf.device("/cpu:0"):
 def corrupt_images(kind: str | None = None) -> int:
     """How many images the pipelines of this process have skipped as corrupt so far.
 
+    Counted as images are processed, so prefetching can count a few ahead of the batches consumed.
+
     Args:
         kind: "train", "eval", or `None` for both.
     """
@@ -31,17 +33,25 @@ def corrupt_images(kind: str | None = None) -> int:
 class CorruptImageReport(keras.callbacks.Callback):
     """Reports at each epoch end how many images were skipped as unreadable or undecodable.
 
-    The count covers every pipeline of the process (training and evaluation); the epoch's new
-    skips are printed as a warning when there are any, and the running totals are kept in
-    `self.history` (one `{"train": n, "eval": n}` per epoch).
+    The counts cover every pipeline of the process (training and evaluation) since the callback
+    was made or training began; an epoch's new skips are printed when there are any, and the
+    running totals are kept in `self.history` (one `{"train": n, "eval": n}` per epoch).
     """
 
     def __init__(self):
         super().__init__()
         self.history: list[dict[str, int]] = []
+        self._start = self._counts()
+
+    @staticmethod
+    def _counts() -> dict[str, int]:
+        return {kind: corrupt_images(kind) for kind in _CORRUPT_IMAGES}
+
+    def on_train_begin(self, logs=None):
+        self._start = self._counts()
 
     def on_epoch_end(self, epoch, logs=None):
-        counts = {kind: corrupt_images(kind) for kind in _CORRUPT_IMAGES}
+        counts = {kind: n - self._start[kind] for kind, n in self._counts().items()}
         previous = self.history[-1] if self.history else {kind: 0 for kind in counts}
         self.history.append(counts)
         new = {kind: counts[kind] - previous[kind] for kind in counts}
@@ -230,8 +240,7 @@ def _map_skipping_corrupt(dataset, transform, image_shape, kind: str) -> tf.data
 
 
 def _random_resized_crop(seed, image, augmentation: Augmentation, channels: int) -> tf.Tensor:
-    """The RandomResizedCrop window of an encoded or decoded image, as uint8 `(h, w, channels)`.
-    A JPEG is decoded only inside the window."""
+    """The RandomResizedCrop window of an encoded or decoded image, as uint8 `(h, w, channels)`."""
 
     def crop_box(shape):
         scale, ratio = augmentation.crop_scale, augmentation.crop_ratio
@@ -243,8 +252,12 @@ def _random_resized_crop(seed, image, augmentation: Augmentation, channels: int)
 
     if image.dtype != tf.string:
         return _to_channels(crop_decoded(image), channels)
+    # A JPEG decoded only inside the window decodes even when truncated below it: only a complete
+    # file (ending with the end-of-image marker) takes that path; others are decoded whole, which
+    # fails for a truncated file (and reads one with bytes after the marker).
+    complete_jpeg = tf.io.is_jpeg(image) & tf.equal(tf.strings.substr(image, -2, 2), b"\xff\xd9")
     return tf.cond(
-        tf.io.is_jpeg(image),
+        complete_jpeg,
         lambda: tf.image.decode_and_crop_jpeg(image, crop_box(tf.image.extract_jpeg_shape(image)), channels),
         lambda: crop_decoded(_decode(image, channels)),
     )

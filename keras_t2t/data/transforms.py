@@ -154,6 +154,7 @@ def resize_random_interpolation(seed: tf.Tensor, image: tf.Tensor, size: tuple[i
 
 def random_flip(seed: tf.Tensor, image: tf.Tensor, probability: float = 0.5) -> tf.Tensor:
     """Mirrors `(H, W, C)` left-right with the given probability."""
+    image = tf.convert_to_tensor(image)
     flip = tf.random.stateless_uniform([], seed) < probability
     return tf.cond(flip, lambda: tf.reverse(image, axis=[1]), lambda: image)
 
@@ -182,6 +183,7 @@ def random_erasing(
     Returns:
         `(H, W, C)` float32 0..255.
     """
+    image = tf.convert_to_tensor(image, tf.float32)
     apply_seed, box_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     shape = tf.shape(image)
     height, width = shape[0], shape[1]

@@ -10,6 +10,7 @@ classes are those of the first validation labels.
 import io
 import os
 import tarfile
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +21,12 @@ TRAIN_IMAGES_PER_CLASS = 4
 IMAGE_SHAPE = (40, 56)
 # Every image of a class is a flat colour (plus a little noise), so a decoded image tells its class.
 CLASS_COLOURS = np.array([(230, 30, 30), (30, 230, 30), (30, 30, 230)], np.float32)
+
+
+class TinyImageNet(NamedTuple):
+    data_dir: str  # tfds data folder, prepared
+    manual_dir: str  # holds ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar
+    wnids: list[str]  # wnids[i] is drawn in CLASS_COLOURS[i]
 
 
 def validation_wnids(count: int = NUM_VALIDATION_IMAGES) -> list[str]:
