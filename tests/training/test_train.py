@@ -9,7 +9,6 @@ import pytest
 from keras_t2t import cli, data
 from keras_t2t.data import Augmentation
 from keras_t2t.training import Recipe, evaluate, train
-from tests.data.tiny_imagenet import prepare_tiny_imagenet
 from tests.training.conftest import tiny_recipe
 
 # Augmentation, dropout, drop path and EMA all on: a resumed run must replay each of them.
@@ -116,8 +115,8 @@ def test_cli_evaluate_prints_the_accuracy_of_the_best_model(cli_run, textured_da
     assert max(_history(cli_run)["val_top1"]) == pytest.approx(top1 / 100, abs=1e-4)
 
 
-def test_fit_and_evaluate_on_imagenet2012_from_the_manual_download(tmp_path):
-    data_dir, manual_dir, _ = prepare_tiny_imagenet(str(tmp_path / "imagenet"))
+def test_fit_and_evaluate_on_imagenet2012_from_the_manual_download(tiny_imagenet, tmp_path):
+    data_dir, manual_dir = tiny_imagenet.data_dir, tiny_imagenet.manual_dir
     recipe = tiny_recipe(
         data_dir,
         str(tmp_path / "run"),
