@@ -195,7 +195,7 @@ def train(
     export_dir = None
     if is_chief(strategy):
         export_dir = _export(recipe, model, info.class_names, run_dir) if recipe.export else None
-        # Imported here: the figure is the one thing that needs matplotlib.
+        # Imported where it is used: keras_t2t.visualize brings in matplotlib.
         from keras_t2t.visualize import plot_history
 
         plot_history(history, os.path.join(run_dir, CURVES_FILENAME))
