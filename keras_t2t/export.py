@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras_t2t.data.transforms import check_crop_pct, eval_transform
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
 from keras_t2t.models.preprocessing import preprocess_input
+from keras_t2t.training.ema import ema_weights
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
@@ -208,7 +209,7 @@ def saved_model(
     # permissions (a mkdtemp folder would be private to this user).
     staging_dir = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex}")
     try:
-        with _ema_weights(model, use_ema):
+        with ema_weights(model) if use_ema else contextlib.nullcontext():
             archive.write_out(staging_dir, verbose=False)
         if warmup_requests:
             write_warmup_requests(
@@ -297,33 +298,6 @@ def _error_text(error: tf.errors.OpError) -> str:
     report = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
     lines = [line.strip() for line in error.message.splitlines()]
     return " ".join(line for line in lines if line and not line.startswith(report)) or error.message
-
-
-def ema_optimizer(model: keras.Model) -> keras.optimizers.Optimizer | None:
-    """The model's optimizer if it keeps an exponential moving average of the weights."""
-    optimizer = getattr(model, "optimizer", None)
-    # A LossScaleOptimizer (mixed_float16) keeps the averages in its inner optimizer.
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    if getattr(optimizer, "use_ema", False) and optimizer.built:
-        return optimizer
-    return None
-
-
-@contextlib.contextmanager
-def _ema_weights(model: keras.Model, use_ema: bool):
-    """Temporarily gives the model the EMA weights its optimizer keeps, if asked and present."""
-    optimizer = ema_optimizer(model) if use_ema else None
-    if optimizer is None:
-        yield
-        return
-    variables = model.trainable_variables
-    values = [variable.numpy() for variable in variables]
-    optimizer.finalize_variable_values(variables)
-    try:
-        yield
-    finally:
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(value)
 
 
 def _image_size(model: keras.Model) -> tuple[int, int]:
