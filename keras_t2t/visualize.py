@@ -349,6 +349,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str, title: str |
 
 
 def _block_index(block: int, count: int) -> int:
+    if count == 0:
+        raise ValueError("The model has no attention blocks (depth 0): there is no attention to draw.")
     if not -count <= block < count:
         raise ValueError(
             f"Block {block} does not exist: the model has {count} attention blocks, "

@@ -147,6 +147,9 @@ def test_bad_requests_name_what_is_wrong(classifier, tmp_path):
         visualize.visualize(classifier, striped_image(), str(tmp_path), block=2)
     with pytest.raises(ValueError, match=r"takes images shaped \(batch, 32, 48, 3\).*eval_transform"):
         visualize.visualize(classifier, striped_image(48, 32), str(tmp_path))
+    no_blocks = keras_t2t.T2TViTBackbone(image_shape=(HEIGHT, WIDTH, 3), **SMALL | {"depth": 0})
+    with pytest.raises(ValueError, match="no attention blocks"):
+        visualize.visualize(no_blocks, striped_image(), str(tmp_path))
     plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="need a keras_t2t model"):
         visualize.attention_scores(plain, np.zeros((1, 8, 8, 3)))
