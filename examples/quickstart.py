@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_t2t
-from keras_t2t.export import decode_image, eval_transform
+from keras_t2t.data import eval_transform
+from keras_t2t.export import decode_image
 
 TINY_MODEL = dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, token_dim=16)
 

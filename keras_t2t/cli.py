@@ -6,11 +6,20 @@ import sys
 import keras
 import tensorflow as tf
 
-from keras_t2t import export
+from keras_t2t import data, export
 from keras_t2t.benchmark import MODES, PRECISIONS, run
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.models import VARIANTS, create_model, list_models
+from keras_t2t.training import (
+    add_recipe_arguments,
+    demo_recipe,
+    ema_optimizer,
+    evaluate,
+    recipe_from_arguments,
+    run_demo,
+    train,
+)
 from keras_t2t.visualize import visualize
 
 
@@ -268,7 +277,7 @@ def _run_export(args) -> int:
         use_ema=args.ema,
         warmup_requests=args.warmup,
     )
-    ema = args.ema and export.ema_optimizer(model) is not None
+    ema = args.ema and ema_optimizer(model) is not None
     height, width = model.input_shape[1:3]
     print(f"wrote:        {path}")
     print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}")
@@ -349,7 +358,7 @@ def _run_visualize(args) -> int:
     )
     with open(args.image, "rb") as f:
         image = export.decode_image(tf.constant(f.read()))
-    image = export.eval_transform(image, (height, width), args.crop_pct, args.interpolation).numpy()
+    image = data.eval_transform(image, (height, width), args.crop_pct, args.interpolation).numpy()
     written = visualize(
         model, image, args.out, block=args.block, compare_with=compare, channels=args.channels
     )
@@ -409,6 +418,88 @@ def _run_benchmark(args) -> int:
     return 0
 
 
+def _add_train_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model with the paper's recipe (every setting a flag or a --config file entry)",
+        description="Train with the paper's ImageNet recipe; flags override --config, which overrides "
+        "the defaults. A killed run resumes where it stopped when run again with the same output dir.",
+    )
+    add_recipe_arguments(parser)
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_train(args) -> int:
+    result = train(recipe_from_arguments(args))
+    print(f"run folder:   {result.run_dir}")
+    print(
+        f"validation:   top-1 {100 * result.evaluation['top1']:.2f}%, "
+        f"top-5 {100 * result.evaluation['top5']:.2f}%"
+    )
+    print(f"best model:   {result.best_model}")
+    if result.export_dir:
+        print(f"serving:      {result.export_dir}")
+    return 0
+
+
+def _add_demo_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="train, evaluate and export a small T2T-ViT on Fashion-MNIST in minutes on a CPU",
+        description="Runs keras_t2t.training.demo_recipe(); every setting can be changed with the "
+        "train command's flags, e.g. --epochs 2.",
+    )
+    add_recipe_arguments(parser, defaults=demo_recipe())
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args) -> int:
+    run_demo(recipe_from_arguments(args, base=demo_recipe()))
+    return 0
+
+
+def _add_evaluate_parser(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="top-1 and top-5 accuracy of a classifier on a dataset")
+    _add_classifier_arguments(parser)
+    parser.add_argument(
+        "--data",
+        required=True,
+        help='"imagenet2012", another tfds dataset, "fashion_mnist_idx", or a folder of '
+        "<split>/<class>/ images",
+    )
+    parser.add_argument("--data-dir", default=None, help="tfds data folder (Fashion-MNIST: the idx files')")
+    parser.add_argument("--manual-dir", default=None, help="ImageNet: the folder of the downloaded tar files")
+    parser.add_argument(
+        "--split", default=None, help="split to evaluate (default: the dataset's evaluation split)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=None, help="batches to evaluate (default: all)")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    if args.classes is None and not args.weights.endswith(".keras"):
+        args.classes = data.dataset_info(
+            args.data, data_dir=args.data_dir, manual_dir=args.manual_dir
+        ).num_classes
+    model = _load_classifier(args)
+    dataset = data.eval_dataset(
+        args.data,
+        image_size=model.input_shape[1:3],
+        batch_size=args.batch_size,
+        crop_pct=args.crop_pct,
+        interpolation=args.interpolation,
+        data_dir=args.data_dir,
+        manual_dir=args.manual_dir,
+        split=args.split,
+    )
+    results = evaluate(model, dataset, steps=args.steps)
+    print(f"top-1:        {100 * results['top1']:.2f}%")
+    print(f"top-5:        {100 * results['top5']:.2f}%")
+    print(f"loss:         {results['loss']:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-t2t", description="Tokens-to-Token Vision Transformers for Keras 3."
@@ -420,6 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parser(subparsers)
     _add_predict_parser(subparsers)
     _add_visualize_parser(subparsers)
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_demo_parser(subparsers)
     return parser
 
 

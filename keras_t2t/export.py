@@ -13,7 +13,6 @@ replays before it takes traffic.
 """
 
 import contextlib
-import math
 import os
 import shutil
 import uuid
@@ -23,62 +22,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_t2t.data.transforms import check_crop_pct, eval_transform
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
 from keras_t2t.models.preprocessing import preprocess_input
+from keras_t2t.training.ema import ema_weights
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
 WARMUP_FILENAME = "tf_serving_warmup_requests"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def eval_transform(
-    image: tf.Tensor,
-    image_size: tuple[int, int],
-    crop_pct: float = 0.9,
-    interpolation: str = "bicubic",
-) -> tf.Tensor:
-    """The paper's evaluation transform: resize, keeping the aspect ratio, then centre crop.
-
-    For a square `image_size` S the shorter side becomes `floor(S / crop_pct)` (248 for 224 at
-    the paper's 0.9), the longer side keeps the aspect ratio (rounded down), and the centre
-    `S x S` is cut out. A non-square `(H, W)` is covered the same way by
-    `(floor(H / crop_pct), floor(W / crop_pct))`.
-
-    Args:
-        image: `(h, w, C)` image of any real dtype, values 0..255.
-        image_size: `(H, W)` of the output.
-        crop_pct: fraction of the resized image that the crop keeps, in (0, 1].
-        interpolation: a `tf.image.resize` method; resizing is antialiased like PIL's.
-
-    Returns:
-        `(H, W, C)` float32, values clipped to 0..255.
-    """
-    _check_crop_pct(crop_pct)
-    height, width = image_size
-    scaled_height = math.floor(height / crop_pct)
-    scaled_width = math.floor(width / crop_pct)
-    shape = tf.shape(image, out_type=tf.int64)
-    h, w = shape[0], shape[1]
-    # Integer arithmetic, so the side that sets the scale lands exactly on its target.
-    height_sets_scale = scaled_height * w >= scaled_width * h
-    new_height = tf.where(height_sets_scale, tf.constant(scaled_height, tf.int64), scaled_width * h // w)
-    new_width = tf.where(height_sets_scale, scaled_height * w // h, tf.constant(scaled_width, tf.int64))
-    resized = tf.image.resize(
-        tf.cast(image, tf.float32),
-        tf.cast(tf.stack([new_height, new_width]), tf.int32),
-        method=interpolation,
-        antialias=True,
-    )
-    top = tf.cast(tf.round(tf.cast(new_height - height, tf.float32) / 2.0), tf.int32)
-    left = tf.cast(tf.round(tf.cast(new_width - width, tf.float32) / 2.0), tf.int32)
-    cropped = tf.image.crop_to_bounding_box(resized, top, left, height, width)
-    return tf.clip_by_value(cropped, 0.0, 255.0)
-
-
-def _check_crop_pct(crop_pct: float) -> None:
-    if not 0.0 < crop_pct <= 1.0:
-        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
 
 
 def decode_image(image_bytes: tf.Tensor) -> tf.Tensor:
@@ -143,7 +95,7 @@ class ServingFunctions:
             )
         self.top_k = top_k
         self.class_names = _class_names(class_names, num_classes)
-        _check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
+        check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
         self.crop_pct = crop_pct
         self.interpolation = interpolation
         self.preprocess = not _has_layer(model, "preprocessing") if preprocess is None else preprocess
@@ -257,7 +209,7 @@ def saved_model(
     # permissions (a mkdtemp folder would be private to this user).
     staging_dir = os.path.join(export_dir, f".{version}.incomplete-{uuid.uuid4().hex}")
     try:
-        with _ema_weights(model, use_ema):
+        with ema_weights(model) if use_ema else contextlib.nullcontext():
             archive.write_out(staging_dir, verbose=False)
         if warmup_requests:
             write_warmup_requests(
@@ -346,33 +298,6 @@ def _error_text(error: tf.errors.OpError) -> str:
     report = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
     lines = [line.strip() for line in error.message.splitlines()]
     return " ".join(line for line in lines if line and not line.startswith(report)) or error.message
-
-
-def ema_optimizer(model: keras.Model) -> keras.optimizers.Optimizer | None:
-    """The model's optimizer if it keeps an exponential moving average of the weights."""
-    optimizer = getattr(model, "optimizer", None)
-    # A LossScaleOptimizer (mixed_float16) keeps the averages in its inner optimizer.
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    if getattr(optimizer, "use_ema", False) and optimizer.built:
-        return optimizer
-    return None
-
-
-@contextlib.contextmanager
-def _ema_weights(model: keras.Model, use_ema: bool):
-    """Temporarily gives the model the EMA weights its optimizer keeps, if asked and present."""
-    optimizer = ema_optimizer(model) if use_ema else None
-    if optimizer is None:
-        yield
-        return
-    variables = model.trainable_variables
-    values = [variable.numpy() for variable in variables]
-    optimizer.finalize_variable_values(variables)
-    try:
-        yield
-    finally:
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(value)
 
 
 def _image_size(model: keras.Model) -> tuple[int, int]:

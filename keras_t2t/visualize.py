@@ -70,7 +70,7 @@ def _backbone_images(model: keras.Model, images: np.ndarray) -> tuple[T2TViTBack
     if images.ndim != 4 or images.shape[1:] != expected:
         raise ValueError(
             f"{model.name!r} takes images shaped (batch, {', '.join(map(str, expected))}); got "
-            f"{images.shape}. Resize and crop them first (keras_t2t.export.eval_transform)."
+            f"{images.shape}. Resize and crop them first (keras_t2t.data.eval_transform)."
         )
     if preprocessing is not None:
         images = np.asarray(preprocessing(images))
@@ -377,7 +377,7 @@ def visualize(
 
     Args:
         model: a keras_t2t classifier (or `T2TViTBackbone`, fed normalised images).
-        image: `(H, W, 3)` RGB 0..255 at the model's input size (`keras_t2t.export.eval_transform`).
+        image: `(H, W, 3)` RGB 0..255 at the model's input size (`keras_t2t.data.eval_transform`).
         out_dir: where the PNG files go (created if needed).
         block: the attention block, counted from 0 (negative: from the last).
         compare_with: another keras_t2t model whose token maps are drawn below the model's; it

@@ -24,6 +24,8 @@ class Variant:
             `embed_dim ** -0.5` rather than the usual `head_dim ** -0.5` (the release's weights were
             trained so). None where the official builder keeps the usual scale (t2t_vit_dense) or
             there is no official builder (the paper's ViTs other than ViT-S/16).
+        weight_decay: AdamW weight decay of the paper's ImageNet recipe for this model: 0.05, but
+            0.03 for the small T2T-ViT-7/10/12 and 0.065 for the large -19/-24.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Variant:
     checkpoint: str | None = None
     block_type: str = "transformer"
     checkpoint_qk_scale: float | None = None
+    weight_decay: float = 0.05
 
     def backbone_kwargs(self) -> dict:
         return {
@@ -76,6 +79,7 @@ VARIANTS: dict[str, Variant] = {
             71.7,
             "71.7_T2T_ViT_7.pth.tar",
             checkpoint_qk_scale=256**-0.5,
+            weight_decay=0.03,
         ),
         Variant(
             "t2t_vit_10",
@@ -89,6 +93,7 @@ VARIANTS: dict[str, Variant] = {
             75.2,
             "75.2_T2T_ViT_10.pth.tar",
             checkpoint_qk_scale=256**-0.5,
+            weight_decay=0.03,
         ),
         Variant(
             "t2t_vit_12",
@@ -102,6 +107,7 @@ VARIANTS: dict[str, Variant] = {
             76.5,
             "76.5_T2T_ViT_12.pth.tar",
             checkpoint_qk_scale=256**-0.5,
+            weight_decay=0.03,
         ),
         Variant(
             "t2t_vit_14",
@@ -128,6 +134,7 @@ VARIANTS: dict[str, Variant] = {
             81.9,
             "81.9_T2T_ViT_19.pth.tar",
             checkpoint_qk_scale=448**-0.5,
+            weight_decay=0.065,
         ),
         Variant(
             "t2t_vit_24",
@@ -141,6 +148,7 @@ VARIANTS: dict[str, Variant] = {
             82.3,
             "82.3_T2T_ViT_24.pth.tar",
             checkpoint_qk_scale=512**-0.5,
+            weight_decay=0.065,
         ),
         Variant(
             "t2t_vit_t_14",
@@ -167,6 +175,7 @@ VARIANTS: dict[str, Variant] = {
             82.4,
             "82.4_T2T_ViTt_19.pth.tar",
             checkpoint_qk_scale=448**-0.5,
+            weight_decay=0.065,
         ),
         Variant(
             "t2t_vit_t_24",
@@ -180,6 +189,7 @@ VARIANTS: dict[str, Variant] = {
             82.6,
             "82.6_T2T_ViTt_24.pth.tar",
             checkpoint_qk_scale=512**-0.5,
+            weight_decay=0.065,
         ),
         Variant(
             "t2t_vit_14_resnext",
@@ -241,3 +251,10 @@ VARIANTS: dict[str, Variant] = {
         Variant("vit_ghost", "ViT_Ghost", 768, 8, 8, 3.0, "patch", block_type="ghost", top1=73.7),
     )
 }
+
+# Soft splits for small images (28 to 64 px: Fashion-MNIST, CIFAR), as `T2TViTBackbone` / builder keyword
+# arguments. The ImageNet splits (kernels 7, 3, 3; strides 4, 2, 2) divide each side by 16, which leaves a
+# 28 px image 1.75 tokens wide; these divide it by 4: 28 px -> 14 -> 7 x 7 tokens, 32 px -> 8 x 8. The
+# input side must be a multiple of 4 (28 and 32 are), and the last split, of stride 1, still mixes
+# neighbouring tokens as the ImageNet model's 3x3 splits do.
+SMALL_IMAGE_SOFT_SPLITS = {"kernel_sizes": (5, 3, 3), "strides": (2, 2, 1), "paddings": (2, 1, 1)}

@@ -6,7 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_t2t
-from keras_t2t.export import decode_image, eval_transform
+from keras_t2t.data import eval_transform
+from keras_t2t.export import decode_image
 
 
 def test_tiny_export_answers_a_rest_body_like_the_keras_model(example, tmp_path, capsys):

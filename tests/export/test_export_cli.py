@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import keras_t2t
 from keras_t2t.cli import main
-from keras_t2t.export import eval_transform
+from keras_t2t.data import eval_transform
 from tests.export.conftest import CLASS_NAMES, encode, random_image, small_classifier
 
 

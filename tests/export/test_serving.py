@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from keras_t2t.export import eval_transform
+from keras_t2t.data import eval_transform
 from tests.export.conftest import CLASS_NAMES, encode, random_image
 from tests.export.tf_serving import rest_predict
 
