@@ -340,7 +340,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str, title: str |
             axes.set_yscale("log")
         axes.set_title(name, fontsize=10)
         axes.set_xlabel("epoch", fontsize=8)
-        axes.tick_params(labelsize=7)
+        axes.tick_params(which="both", labelsize=7)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
     if title:
