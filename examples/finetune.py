@@ -9,14 +9,14 @@ resized to the new token grid), SGD at learning rate 0.05 with batches of 64.
     python examples/finetune.py --weights my_imagenet_run/best.keras ...   # your own keras_t2t run
     python examples/finetune.py --tiny      # a tiny model on a few drawn images, in seconds on CPU
 
-The dataset is read with tensorflow_datasets from `--data-dir` and must be there already
-(`tfds build cifar10 --data_dir DIR`; this script downloads nothing). Momentum 0.9 and the cosine
+The dataset is any source of `keras_t2t.data`: a tfds dataset read from `--data-dir`, which must
+be there already (`tfds build cifar10 --data_dir DIR`; this script downloads nothing), or a folder
+of `train/<class>/` and `test/<class>/` images. Momentum 0.9 and the cosine
 decay of the learning rate are this script's choices; the paper gives the learning rate and batch.
 Writes the fine-tuned model (`finetuned.keras`) and its curves (`curves.png`) to `--out`.
 """
 
 import argparse
-import math
 import os
 
 import keras
@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_t2t
+from keras_t2t import data
 from keras_t2t.convert import resize_position_embedding
 from keras_t2t.visualize import plot_history
 
@@ -64,43 +65,41 @@ def load_pretrained(name: str, weights: str, image_size: int, classes: int, **kw
     return model
 
 
-def tfds_datasets(name: str, data_dir: str | None, image_size: int, batch_size: int):
-    """(train, test, classes, train batches) from tensorflow_datasets: images resized, RGB 0..255,
-    flipped in training."""
-    import tensorflow_datasets as tfds  # only the real run needs it
-
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not os.path.isdir(builder.data_dir):
-        raise FileNotFoundError(
-            f"{name} is not in {builder.data_dir}. Prepare it first: tfds build {name} --data_dir DIR, "
-            "then pass --data-dir DIR."
-        )
-
-    def resize(image, label):
-        return tf.image.resize(image, (image_size, image_size), method="bicubic"), label
-
-    def flip(image, label):
-        return tf.image.random_flip_left_right(image), label
-
-    train = builder.as_dataset(split="train", as_supervised=True, shuffle_files=True)
-    train = train.shuffle(10_000).map(resize, tf.data.AUTOTUNE).map(flip, tf.data.AUTOTUNE)
-    test = builder.as_dataset(split="test", as_supervised=True).map(resize, tf.data.AUTOTUNE)
-    batched = [ds.batch(batch_size).prefetch(tf.data.AUTOTUNE) for ds in (train, test)]
-    batches = math.ceil(builder.info.splits["train"].num_examples / batch_size)
-    return *batched, builder.info.features["label"].num_classes, batches
+def datasets(source: str, data_dir: str | None, image_size: int, batch_size: int):
+    """(train, test, classes, train batches per epoch) through keras_t2t.data: RGB 0..255 images,
+    one-hot targets; the training images whole, resized and flipped at random (this script's
+    choice: no crops, RandAugment, mixing or smoothing), the test images resized whole."""
+    info = data.dataset_info(source, data_dir=data_dir)
+    size = (image_size, image_size)
+    augmentation = data.Augmentation(
+        crop_scale=(1.0, 1.0),
+        crop_ratio=(1.0, 1.0),
+        randaugment_num_ops=0,
+        random_erasing=0.0,
+        mixup_alpha=0.0,
+        cutmix_alpha=0.0,
+        label_smoothing=0.0,
+    )
+    train = data.train_dataset(
+        source, image_size=size, batch_size=batch_size, augmentation=augmentation, data_dir=data_dir
+    )
+    test = data.eval_dataset(source, image_size=size, batch_size=batch_size, crop_pct=1.0, data_dir=data_dir)
+    test = test.map(lambda images, labels: (images, tf.one_hot(labels, info.num_classes)))
+    return train, test, info.num_classes, max(info.num_train_examples // batch_size, 1)
 
 
-def tiny_datasets(image_size: int, classes: int = 3):
-    """A few drawn images per class, a flat colour per class plus noise: (train, test, classes,
-    train batches)."""
+def write_image_folder(root: str, classes: int = 3, images_per_class: int = 8) -> str:
+    """`root/{train,test}/<class>/*.png`: 32x32 pictures, a flat colour per class plus noise."""
     rng = np.random.default_rng(0)
-    labels = np.arange(24) % classes
-    colours = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220]], np.float32)[labels]
-    images = colours[:, None, None] + rng.normal(0, 20, (24, image_size, image_size, 3))
-    images = np.clip(images, 0, 255).astype(np.float32)
-    train = tf.data.Dataset.from_tensor_slices((images[:16], labels[:16])).batch(8)
-    test = tf.data.Dataset.from_tensor_slices((images[16:], labels[16:])).batch(8)
-    return train, test, classes, 2
+    for split in ("train", "test"):
+        for label in range(classes):
+            folder = os.path.join(root, split, f"class_{label}")
+            os.makedirs(folder, exist_ok=True)
+            colour = np.roll([220.0, 40.0, 40.0], label)
+            for i in range(images_per_class):
+                image = np.clip(colour + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+                tf.io.write_file(os.path.join(folder, f"{i}.png"), tf.io.encode_png(image))
+    return root
 
 
 def tiny_pretrained(path: str) -> str:
@@ -115,38 +114,46 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--model", default="t2t_vit_14", choices=keras_t2t.list_models(), metavar="NAME")
     parser.add_argument("--weights", help="official .pth.tar checkpoint, or a keras_t2t .keras classifier")
-    parser.add_argument("--dataset", default="cifar10", help="a tfds image classification dataset")
+    parser.add_argument("--dataset", default="cifar10", help="a tfds dataset name or an image folder")
     parser.add_argument("--data-dir", help="tensorflow_datasets folder holding the dataset")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default="finetune_output", help="folder for the model and its curves")
-    parser.add_argument("--tiny", action="store_true", help="tiny model and data, 32x32 -> 48x48")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny model on a generated image folder, 32 -> 48 px"
+    )
     args = parser.parse_args(argv)
 
     os.makedirs(args.out, exist_ok=True)
     if args.tiny:
         name, size, weights = "t2t_vit_7", 48, tiny_pretrained(os.path.join(args.out, "pretrained.keras"))
-        train, test, classes, batches = tiny_datasets(size)
+        source, data_dir, batch_size = write_image_folder(os.path.join(args.out, "images")), None, 8
         model_kwargs = TINY_MODEL
     else:
         if args.weights is None:
             parser.error("--weights is needed: an official checkpoint (or a .keras classifier) to start from")
         name, size, weights = args.model, args.image_size, args.weights
-        train, test, classes, batches = tfds_datasets(args.dataset, args.data_dir, size, args.batch_size)
+        source, data_dir, batch_size = args.dataset, args.data_dir, args.batch_size
         model_kwargs = {}
+    train, test, classes, batches = datasets(source, data_dir, size, batch_size)
 
     model = load_pretrained(name, weights, size, classes, **model_kwargs)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, decay_steps=args.epochs * batches)
     model.compile(
         optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
-        loss="sparse_categorical_crossentropy",
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1")],
+        loss="categorical_crossentropy",
+        metrics=[keras.metrics.CategoricalAccuracy(name="top1")],
     )
-    # The datasets shuffle themselves.
+    # The training dataset is endless and shuffles itself.
     history = model.fit(
-        train, validation_data=test, epochs=args.epochs, shuffle=False, verbose=2 if args.tiny else 1
+        train,
+        steps_per_epoch=batches,
+        validation_data=test,
+        epochs=args.epochs,
+        shuffle=False,
+        verbose=2 if args.tiny else 1,
     )
     model.save(os.path.join(args.out, "finetuned.keras"))
     curves = plot_history(
