@@ -7,12 +7,12 @@ resized to the new token grid), SGD at learning rate 0.05 with batches of 64.
     python examples/finetune.py --weights 81.5_T2T_ViT_14.pth.tar --data-dir ~/tensorflow_datasets
     python examples/finetune.py --weights 81.5_T2T_ViT_14.pth.tar --dataset cifar100 --image-size 384
     python examples/finetune.py --weights my_imagenet_run/best.keras ...   # your own keras_t2t run
-    python examples/finetune.py --tiny      # a tiny model on a few drawn images, in seconds on CPU
+    python examples/finetune.py --tiny      # a tiny model on a generated image folder, seconds on CPU
 
-The dataset is any source of `keras_t2t.data`: a tfds dataset read from `--data-dir`, which must
-be there already (`tfds build cifar10 --data_dir DIR`; this script downloads nothing), or a folder
-of `train/<class>/` and `test/<class>/` images. Momentum 0.9 and the cosine
-decay of the learning rate are this script's choices; the paper gives the learning rate and batch.
+The dataset is any source of `keras_t2t.data`: a tfds dataset in `--data-dir` (tfds prepares it
+there on first use, downloading CIFAR-10/100 from their site), or a folder of `train/<class>/` and
+`test/<class>/` images. Momentum 0.9, the cosine decay of the learning rate and the augmentation
+(random flips only) are this script's choices; the paper gives the learning rate and batch.
 Writes the fine-tuned model (`finetuned.keras`) and its curves (`curves.png`) to `--out`.
 """
 
@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default="t2t_vit_14", choices=keras_t2t.list_models(), metavar="NAME")
     parser.add_argument("--weights", help="official .pth.tar checkpoint, or a keras_t2t .keras classifier")
     parser.add_argument("--dataset", default="cifar10", help="a tfds dataset name or an image folder")
-    parser.add_argument("--data-dir", help="tensorflow_datasets folder holding the dataset")
+    parser.add_argument(
+        "--data-dir", help="tensorflow_datasets folder (default: tfds's, ~/tensorflow_datasets)"
+    )
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.05)
