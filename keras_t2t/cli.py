@@ -4,6 +4,7 @@ import argparse
 import sys
 
 import keras
+import tensorflow as tf
 
 from keras_t2t import data, export
 from keras_t2t.benchmark import MODES, PRECISIONS, run
@@ -19,6 +20,7 @@ from keras_t2t.training import (
     run_demo,
     train,
 )
+from keras_t2t.visualize import visualize
 
 
 def _add_summary_parser(subparsers) -> None:
@@ -147,8 +149,8 @@ def _run_convert(args) -> int:
     return 0
 
 
-def _add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
-    """The model arguments `export` and `predict` share, and the evaluation transform's."""
+def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required: bool = True) -> None:
+    """The model arguments `export`, `predict` and `visualize` share, and the evaluation transform's."""
     parser.add_argument(
         "--model",
         choices=list_models(),
@@ -158,9 +160,10 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--weights",
-        required=True,
+        required=weights_required,
         help="a .keras file (whole model: with its optimizer's EMA weights when trained with EMA), "
-        "a .weights.h5 file, or an official .pth.tar checkpoint",
+        "a .weights.h5 file, or an official .pth.tar checkpoint"
+        + ("" if weights_required else " (default: none, random initialisation)"),
     )
     parser.add_argument(
         "--image-size", type=int, default=None, help="square input size (default: the model's, 224)"
@@ -195,7 +198,7 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_classifier(args) -> keras.Model:
-    if args.weights.endswith(".keras"):
+    if args.weights is not None and args.weights.endswith(".keras"):
         given = [flag for flag in ("image_size", "classes", "qk_scale") if getattr(args, flag) is not None]
         if given:
             raise ValueError(
@@ -211,7 +214,11 @@ def _load_classifier(args) -> keras.Model:
             )
         return model
     if args.model is None:
-        raise ValueError(f"--model is needed to build the model that {args.weights} is loaded into.")
+        raise ValueError(
+            "--model is needed to build the model"
+            + ("" if args.weights is None else f" that {args.weights} is loaded into")
+            + "."
+        )
     size = args.image_size or VARIANTS[args.model].image_size
     return create_model(
         args.model,
@@ -301,6 +308,63 @@ def _run_predict(args) -> int:
         print(path)
         for name, probability in best:
             print(f"  {probability:.4f}  {name}")
+    return 0
+
+
+def _add_visualize_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "visualize",
+        help="draw an image's attention maps, attention rollout and token feature maps as PNG files",
+    )
+    parser.add_argument("image", metavar="IMAGE", help="a JPEG or PNG file")
+    _add_classifier_arguments(parser, weights_required=False)
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
+    parser.add_argument(
+        "--block", type=int, default=-1, help="attention block to draw, from 0 (default -1: the last)"
+    )
+    parser.add_argument(
+        "--channels", type=int, default=8, help="feature-map channels per tokenizer stage (default 8)"
+    )
+    parser.add_argument(
+        "--compare-model",
+        choices=list_models(),
+        metavar="NAME",
+        help="also draw this model's token maps, e.g. vit_small_patch16_224 for ViT's patch embedding",
+    )
+    parser.add_argument(
+        "--compare-weights", default=None, help="weights of --compare-model (default: random initialisation)"
+    )
+    parser.set_defaults(handler=_run_visualize)
+
+
+def _run_visualize(args) -> int:
+    if args.compare_weights is not None and args.compare_model is None:
+        raise ValueError("--compare-weights needs --compare-model, the model to load them into.")
+    model = _load_classifier(args)
+    height, width = model.input_shape[1:3]
+    compare = None
+    if args.compare_model is not None:
+        compare = create_model(
+            args.compare_model, weights=args.compare_weights, input_shape=(height, width, 3)
+        )
+    # Classifying first also checks the file, with a clear error for one that is not an image.
+    [[(name, probability)]] = export.predict_files(
+        model,
+        [args.image],
+        top_k=1,
+        class_names=_read_class_names(args.class_names),
+        crop_pct=args.crop_pct,
+        interpolation=args.interpolation,
+    )
+    with open(args.image, "rb") as f:
+        image = export.decode_image(tf.constant(f.read()))
+    image = data.eval_transform(image, (height, width), args.crop_pct, args.interpolation).numpy()
+    written = visualize(
+        model, image, args.out, block=args.block, compare_with=compare, channels=args.channels
+    )
+    print(f"predicted:    {name} ({probability:.4f})")
+    for path in written:
+        print(f"wrote:        {path}")
     return 0
 
 
@@ -446,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert_parser(subparsers)
     _add_export_parser(subparsers)
     _add_predict_parser(subparsers)
+    _add_visualize_parser(subparsers)
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
     _add_demo_parser(subparsers)

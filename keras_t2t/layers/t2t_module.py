@@ -39,7 +39,10 @@ class T2TModule(keras.layers.Layer):
 
     Input shape: `(batch, height, width, channels)` with static `height` and `width` for which every
     soft split tiles the grid exactly: multiples of `prod(strides)` (16 by default).
-    Output shape: `(batch, height * width / prod(strides) ** 2, embed_dim)`.
+    Output shape: `(batch, height * width / prod(strides) ** 2, embed_dim)`. With
+    `return_token_maps=True` also the tokens after each of the three stages as images (the paper's
+    Fig. 2 view): `(batch, rows_i, cols_i, channels_i)` on the grid of soft split i (`token_grids`),
+    `token_dim` channels for the first two, `embed_dim` for the last (the output tokens).
     """
 
     def __init__(
@@ -164,16 +167,19 @@ class T2TModule(keras.layers.Layer):
     def _pad(self, images, padding: int):
         return ops.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
 
-    def call(self, images, training=None):
+    def call(self, images, training=None, return_token_maps=False):
         grids = self.token_grids(images.shape[1], images.shape[2])
         if self.tokens_type == "convolution":
-            x = self.conv0(self._pad(images, self.paddings[0]))
-            x = self.conv1(self._pad(x, self.paddings[1]))
-            x = self.project(self._pad(x, self.paddings[2]))
-            return ops.reshape(x, (-1, grids[2][0] * grids[2][1], self.embed_dim))
-        x = self.attention1(self.soft_split0(images), training=training)
-        x = self.attention2(self.soft_split1(self._to_grid(x, grids[0])), training=training)
-        return self.project(self.soft_split2(self._to_grid(x, grids[1])))
+            map0 = self.conv0(self._pad(images, self.paddings[0]))
+            map1 = self.conv1(self._pad(map0, self.paddings[1]))
+            map2 = self.project(self._pad(map1, self.paddings[2]))
+            tokens = ops.reshape(map2, (-1, grids[2][0] * grids[2][1], self.embed_dim))
+        else:
+            map0 = self._to_grid(self.attention1(self.soft_split0(images), training=training), grids[0])
+            map1 = self._to_grid(self.attention2(self.soft_split1(map0), training=training), grids[1])
+            tokens = self.project(self.soft_split2(map1))
+            map2 = self._to_grid(tokens, grids[2])
+        return (tokens, [map0, map1, map2]) if return_token_maps else tokens
 
     def _to_grid(self, tokens, grid: tuple[int, int]):
         """Re-structurization: `(batch, rows * cols, dim)` tokens to a `(batch, rows, cols, dim)` image."""

@@ -54,3 +54,18 @@ def test_config_round_trip_rebuilds_the_same_module():
     layer = T2TModule(embed_dim=24, tokens_type="transformer", token_dim=8, strides=(4, 2, 2), seed=1)
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("tokens_type", ["performer", "transformer", "convolution"])
+def test_token_maps_are_each_stage_on_its_grid_and_leave_the_tokens_unchanged(tokens_type):
+    layer = T2TModule(embed_dim=8, tokens_type=tokens_type, token_dim=4, performer_dropout=0.0, seed=0)
+    images = np.random.default_rng(0).normal(size=(2, 32, 48, 3)).astype("float32")
+    tokens, maps = layer(images, return_token_maps=True)
+    np.testing.assert_array_equal(np.asarray(tokens), np.asarray(layer(images)))
+    assert [tuple(m.shape) for m in maps] == [(2, 8, 12, 4), (2, 4, 6, 4), (2, 2, 3, 8)]
+    np.testing.assert_array_equal(np.asarray(maps[2]).reshape(2, 6, 8), np.asarray(tokens))
+    if tokens_type == "convolution":
+        first = layer.conv0(np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0))))
+    else:
+        first = np.asarray(layer.attention1(ref.soft_split(images, 7, 4, 2))).reshape(2, 8, 12, 4)
+    np.testing.assert_allclose(np.asarray(maps[0]), np.asarray(first), atol=1e-5)
