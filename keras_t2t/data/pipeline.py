@@ -1,5 +1,7 @@
 """The training and evaluation `tf.data` pipelines, and the count of images skipped as corrupt."""
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -9,13 +11,22 @@ from keras_t2t.data.augmentation import Augmentation
 AUTOTUNE = tf.data.AUTOTUNE
 PAPER_AUGMENTATION = Augmentation()
 
-# Images dropped because they could not be read or decoded, per pipeline kind. Created at import,
-# outside any distribution strategy's scope, on the host where tf.data runs.
-with tf.device("/cpu:0"):
-    _CORRUPT_IMAGES = {
-        kind: tf.Variable(0, dtype=tf.int64, trainable=False, name=f"corrupt_{kind}_images")
-        for kind in ("train", "eval")
-    }
+CORRUPT_IMAGE_KINDS = ("train", "eval")
+
+
+@functools.cache
+def _corrupt_image_counters() -> dict[str, tf.Variable]:
+    """Images dropped because they could not be read or decoded, per pipeline kind.
+
+    Made on first use, not at import: importing keras_t2t must not start TensorFlow's runtime,
+    because a MultiWorkerMirroredStrategy can only be created before it starts. Placed on the host,
+    where tf.data runs, outside any strategy's scope.
+    """
+    with tf.device("/cpu:0"):
+        return {
+            kind: tf.Variable(0, dtype=tf.int64, trainable=False, name=f"corrupt_{kind}_images")
+            for kind in CORRUPT_IMAGE_KINDS
+        }
 
 
 def corrupt_images(kind: str | None = None) -> int:
@@ -26,8 +37,9 @@ def corrupt_images(kind: str | None = None) -> int:
     Args:
         kind: "train", "eval", or `None` for both.
     """
-    kinds = list(_CORRUPT_IMAGES) if kind is None else [kind]
-    return sum(int(_CORRUPT_IMAGES[k].numpy()) for k in kinds)
+    counters = _corrupt_image_counters()
+    kinds = CORRUPT_IMAGE_KINDS if kind is None else [kind]
+    return sum(int(counters[k].numpy()) for k in kinds)
 
 
 class CorruptImageReport(keras.callbacks.Callback):
@@ -45,7 +57,7 @@ class CorruptImageReport(keras.callbacks.Callback):
 
     @staticmethod
     def _counts() -> dict[str, int]:
-        return {kind: corrupt_images(kind) for kind in _CORRUPT_IMAGES}
+        return {kind: corrupt_images(kind) for kind in CORRUPT_IMAGE_KINDS}
 
     def on_train_begin(self, logs=None):
         self._start = self._counts()
@@ -212,14 +224,14 @@ def eval_dataset(
 
 def _map_skipping_corrupt(dataset, transform, image_shape, kind: str) -> tf.data.Dataset:
     """Maps `(position, (payload, label))` to `(transform(position, payload), label)` in parallel
-    and in order, dropping (and counting in `_CORRUPT_IMAGES[kind]`) the elements whose
+    and in order, dropping (and counting in `_corrupt_image_counters()[kind]`) the elements whose
     transform fails.
 
     `Dataset.ignore_errors` alone would drop them silently. Each element is run through a
     one-element dataset with `ignore_errors`, followed by a stand-in flagged as failed: taking the
     first element gives the result, or the flagged stand-in when the transform raised.
     """
-    counter = _CORRUPT_IMAGES[kind]
+    counter = _corrupt_image_counters()[kind]
 
     def guarded(position, example):
         payload, label = example

@@ -18,6 +18,7 @@ from keras_t2t.training.callbacks import (
     ResumableBackup,
     evaluate_ema,
 )
+from keras_t2t.training.multi_worker import multi_worker_fit_fixes
 from keras_t2t.training.optimizer import build_optimizer, learning_rate_schedule, scaled_learning_rate
 from keras_t2t.training.recipe import Recipe
 from keras_t2t.training.strategy import is_chief, select_strategy, worker_dir
@@ -168,15 +169,16 @@ def train(
         epoch, done = divmod(step, steps_per_epoch)
         # An epoch that was interrupted runs its remaining steps in a fit of its own.
         end_epoch = epoch + 1 if done else recipe.total_epochs
-        model.fit(
-            _train_data(recipe, strategy, skip_steps=step),
-            initial_epoch=epoch,
-            epochs=end_epoch,
-            steps_per_epoch=steps_per_epoch - done,
-            callbacks=callbacks,
-            shuffle=False,  # the stream is shuffled by the data pipeline
-            verbose=1 if recipe.progress_bar else 0,
-        )
+        with multi_worker_fit_fixes(strategy):
+            model.fit(
+                _train_data(recipe, strategy, skip_steps=step),
+                initial_epoch=epoch,
+                epochs=end_epoch,
+                steps_per_epoch=steps_per_epoch - done,
+                callbacks=callbacks,
+                shuffle=False,  # the stream is shuffled by the data pipeline
+                verbose=1 if recipe.progress_bar else 0,
+            )
         if model.stop_training:
             raise FloatingPointError(
                 f"Training stopped at epoch {epoch + 1}: the loss became NaN or infinite. The last "

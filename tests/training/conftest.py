@@ -1,8 +1,5 @@
 import gzip
-import importlib.util
 import os
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -91,34 +88,3 @@ def tiny_recipe(data_dir: str, output_dir: str, **overrides) -> Recipe:
     )
     settings.update(overrides)
     return Recipe(**settings)
-
-
-def install_plot_history_stand_in() -> bool:
-    """`train` draws its curves with keras_t2t.visualize.plot_history, which branch `visualize`
-    writes; until that is merged, a plain matplotlib figure stands in for it. Returns whether the
-    stand-in was installed."""
-    if importlib.util.find_spec("keras_t2t.visualize") is not None:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def plot_history(history, path, title=None):
-        figure, axes = plt.subplots()
-        for name, values in history.items():
-            axes.plot(values, label=name)
-        figure.savefig(path)
-        plt.close(figure)
-        return path
-
-    sys.modules["keras_t2t.visualize"] = types.SimpleNamespace(plot_history=plot_history)
-    return True
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plot_history_until_visualize_is_merged():
-    installed = install_plot_history_stand_in()
-    yield
-    if installed:
-        del sys.modules["keras_t2t.visualize"]

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
 import tensorflow as tf
 
 from keras_t2t.training import select_strategy
@@ -63,15 +62,6 @@ def test_mirrored_strategy_over_two_cpu_devices_learns(textured_data_dir, tmp_pa
     assert_learns(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Keras 3.15's fit fails under MultiWorkerMirroredStrategy: `_maybe_symbolic_build` passes the "
-    "whole (images, targets) batch to strategy.reduce, which the collective strategy cannot reduce "
-    "('Attempt to convert a value (PerReplica...)'); reducing each tensor apart then fails in the "
-    "train step ('Invalid reduction dimension 0 for input with 0 dimensions'). A plain Dense model "
-    "fails the same way.",
-)
 def test_two_workers_from_tf_config_learn(textured_data_dir, tmp_path):
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
     workers = [
@@ -95,3 +85,13 @@ def test_two_workers_from_tf_config_learn(textured_data_dir, tmp_path):
 def test_one_device_without_tf_config_takes_the_default_strategy(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert select_strategy() is tf.distribute.get_strategy()
+
+
+def test_multi_worker_fixes_leave_other_strategies_alone():
+    from keras.src.backend.tensorflow import trainer
+
+    from keras_t2t.training.multi_worker import multi_worker_fit_fixes
+
+    before = (trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build)
+    with multi_worker_fit_fixes(tf.distribute.get_strategy()):
+        assert (trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build) == before
