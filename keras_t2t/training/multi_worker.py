@@ -36,7 +36,9 @@ def _reduce_per_replica(original):
 
 def _maybe_symbolic_build(self, iterator=None, data_batch=None):
     def first_replica(value):
-        return self.distribute_strategy.experimental_local_results(value)[0] if _is_per_replica(value) else value
+        if not _is_per_replica(value):
+            return value
+        return self.distribute_strategy.experimental_local_results(value)[0]
 
     if iterator is not None:
         for _, _, batches in iterator:
