@@ -1,4 +1,5 @@
-"""Throughput of T2T-ViT models as users run them (`predict_on_batch`, `train_on_batch`).
+"""Throughput of T2T-ViT models as users run them (`predict_on_batch`, `train_on_batch`), and of
+the training input pipeline.
 
 Each measurement runs in a fresh process, so precision policies, XLA caches and peak memory do not leak
 from one row into the next. Rates are medians over timed steps after warm-up steps (which include
@@ -9,8 +10,10 @@ same precision, measured in the same run.
 
 import dataclasses
 import multiprocessing
+import os
 import resource
 import statistics
+import tempfile
 import time
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -192,3 +195,79 @@ def run(
                     )
                     report(format_table(results[-1:], peaks).splitlines()[-1])
     return format_table(results, peaks)
+
+
+@dataclasses.dataclass
+class PipelineResult:
+    image_size: int
+    batch_size: int
+    cores: int
+    images_per_second: float
+
+    @property
+    def images_per_second_per_core(self) -> float:
+        return self.images_per_second / self.cores
+
+
+def _write_jpegs(folder: str, count: int, size: tuple[int, int]) -> None:
+    """`count` smooth random JPEGs of `size` (height, width) in two class folders of a train split."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        class_dir = os.path.join(folder, "train", f"class_{i % 2}")
+        os.makedirs(class_dir, exist_ok=True)
+        coarse = rng.uniform(0, 255, (size[0] // 8, size[1] // 8, 3)).astype("float32")
+        image = tf.image.resize(coarse, size, method="bicubic")
+        jpeg = tf.io.encode_jpeg(tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), quality=90)
+        tf.io.write_file(os.path.join(class_dir, f"{i}.jpg"), jpeg)
+
+
+def _pipeline_worker(config: dict, queue) -> None:
+    from keras_t2t.data import train_dataset
+
+    with tempfile.TemporaryDirectory() as folder:
+        _write_jpegs(folder, config["num_images"], config["source_size"])
+        size = config["image_size"]
+        batches = iter(
+            train_dataset(folder, image_size=(size, size), batch_size=config["batch_size"], seed=0)
+        )
+        seconds = _time_steps(lambda: next(batches), config["warmup"], config["steps"])
+    queue.put(config["batch_size"] / seconds)
+
+
+def measure_pipeline(
+    image_size: int = 224,
+    batch_size: int = 64,
+    warmup: int = 3,
+    steps: int = 10,
+    source_size: tuple[int, int] = (375, 500),
+    num_images: int = 256,
+) -> PipelineResult:
+    """Images per second of `keras_t2t.data.train_dataset` with the paper's full augmentation.
+
+    Reads `num_images` JPEGs of `source_size` (ImageNet's typical 375 x 500) written to a temporary
+    image folder, so decoding is measured, and uses every core this process may run on.
+    """
+    config = dict(
+        image_size=image_size,
+        batch_size=batch_size,
+        warmup=warmup,
+        steps=steps,
+        source_size=source_size,
+        num_images=num_images,
+    )
+    images_per_second = _in_fresh_process(_pipeline_worker, config)
+    return PipelineResult(image_size, batch_size, len(os.sched_getaffinity(0)), images_per_second)
+
+
+def format_pipeline_table(result: PipelineResult) -> str:
+    return "\n".join(
+        [
+            "| pipeline | image size | batch | cores | img/s | img/s per core |",
+            "|---|---|---|---|---|---|",
+            f"| train, full augmentation | {result.image_size} | {result.batch_size} | {result.cores} | "
+            f"{result.images_per_second:.0f} | {result.images_per_second_per_core:.0f} |",
+        ]
+    )

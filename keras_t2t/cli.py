@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from keras_t2t import data, export
-from keras_t2t.benchmark import MODES, PRECISIONS, run
+from keras_t2t.benchmark import MODES, PRECISIONS, format_pipeline_table, measure_pipeline, run
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.models import VARIANTS, create_model, list_models
@@ -399,22 +399,43 @@ def _add_benchmark_parser(subparsers) -> None:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        default=["models", "pipeline"],
+        choices=["models", "pipeline"],
+        help="models: the model steps; pipeline: the training input pipeline with the full "
+        "augmentation, on JPEGs of ImageNet's typical size (default: both)",
+    )
+    parser.add_argument(
+        "--pipeline-batch-size", type=int, default=64, help="batch of the pipeline table (default 64)"
+    )
     parser.set_defaults(handler=_run_benchmark)
 
 
 def _run_benchmark(args) -> int:
-    table = run(
-        args.models,
-        args.modes,
-        args.precisions,
-        [setting == "on" for setting in args.jit],
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        warmup=args.warmup,
-        steps=args.steps,
-    )
-    print()
-    print(table)
+    tables = []
+    if "models" in args.tables:
+        tables.append(
+            run(
+                args.models,
+                args.modes,
+                args.precisions,
+                [setting == "on" for setting in args.jit],
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                warmup=args.warmup,
+                steps=args.steps,
+            )
+        )
+    if "pipeline" in args.tables:
+        pipeline = measure_pipeline(
+            args.image_size, args.pipeline_batch_size, warmup=args.warmup, steps=args.steps
+        )
+        tables.append(format_pipeline_table(pipeline))
+    for table in tables:
+        print()
+        print(table)
     return 0
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from keras_t2t.benchmark import Result, format_table, measure
+from keras_t2t.benchmark import Result, format_pipeline_table, format_table, measure, measure_pipeline
 from keras_t2t.complexity import count_macs
 from keras_t2t.models import create_model
 
@@ -21,3 +21,13 @@ def test_table_gives_each_row_its_share_of_the_matmul_peak():
     rows = [Result("t2t_vit_7", "inference", "float32", True, 16, 100.0, 200.0, 1024.0)]
     table = format_table(rows, {"float32": 400.0})
     assert "| t2t_vit_7 | inference | float32 | on | 16 | 100.0 | 200 | 50% | 1024 |" in table
+
+
+def test_pipeline_measurement_reads_real_jpegs_and_reports_per_core():
+    result = measure_pipeline(
+        image_size=32, batch_size=4, warmup=1, steps=2, source_size=(48, 64), num_images=8
+    )
+    assert result.images_per_second > 0
+    assert result.images_per_second_per_core == pytest.approx(result.images_per_second / result.cores)
+    table = format_pipeline_table(result)
+    assert f"| train, full augmentation | 32 | 4 | {result.cores} |" in table
