@@ -11,6 +11,7 @@ same precision, measured in the same run.
 import dataclasses
 import multiprocessing
 import os
+import queue as queue_module
 import resource
 import statistics
 import tempfile
@@ -106,7 +107,16 @@ def _in_fresh_process(target, *args):
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"The benchmark process stopped with exit code {process.exitcode} before it "
+                    "reported; its error is printed above."
+                ) from None
     process.join()
     return result
 
@@ -210,13 +220,15 @@ class PipelineResult:
 
 
 def _write_jpegs(folder: str, count: int, size: tuple[int, int]) -> None:
-    """`count` smooth random JPEGs of `size` (height, width) in two class folders of a train split."""
+    """`count` smooth random JPEGs of `size` (height, width) in two class folders of an image
+    folder's train split, and one per class in its validation split."""
     import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    for i in range(count):
-        class_dir = os.path.join(folder, "train", f"class_{i % 2}")
+    for i in range(count + 2):
+        split = "train" if i < count else "validation"
+        class_dir = os.path.join(folder, split, f"class_{i % 2}")
         os.makedirs(class_dir, exist_ok=True)
         coarse = rng.uniform(0, 255, (size[0] // 8, size[1] // 8, 3)).astype("float32")
         image = tf.image.resize(coarse, size, method="bicubic")

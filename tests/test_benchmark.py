@@ -1,6 +1,13 @@
 import pytest
 
-from keras_t2t.benchmark import Result, format_pipeline_table, format_table, measure, measure_pipeline
+from keras_t2t.benchmark import (
+    Result,
+    _in_fresh_process,
+    format_pipeline_table,
+    format_table,
+    measure,
+    measure_pipeline,
+)
 from keras_t2t.complexity import count_macs
 from keras_t2t.models import create_model
 
@@ -31,3 +38,12 @@ def test_pipeline_measurement_reads_real_jpegs_and_reports_per_core():
     assert result.images_per_second_per_core == pytest.approx(result.images_per_second / result.cores)
     table = format_pipeline_table(result)
     assert f"| train, full augmentation | 32 | 4 | {result.cores} |" in table
+
+
+def _fails(queue):
+    raise SystemExit(3)
+
+
+def test_a_measurement_process_that_dies_is_an_error_not_a_hang():
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        _in_fresh_process(_fails)
