@@ -68,7 +68,7 @@ class CorruptImageReport(keras.callbacks.Callback):
         self.history.append(counts)
         new = {kind: counts[kind] - previous[kind] for kind in counts}
         if any(new.values()):
-            keras.src.utils.io_utils.print_msg(
+            print(
                 f"Epoch {epoch + 1}: skipped {new['train']} training and {new['eval']} evaluation "
                 f"images that could not be read or decoded (totals: {counts['train']} and "
                 f"{counts['eval']})."
