@@ -171,7 +171,8 @@ def demo_recipe() -> Recipe:
 
     28 px images (a multiple of the small-image soft splits' total stride 4: no resizing), a narrow
     and shallow T2T-ViT-7 (embed_dim 128, depth 4, T2T tokens of width 16), compiled with XLA, a
-    short schedule at a rate scaled for batch 128, light augmentation (crops of at least 85% of
+    short schedule (4 epochs of 400 batches of 128, 85% of the training split each: about 9 minutes
+    on two cores) at a rate scaled for batch 128, light augmentation (crops of at least 85% of
     the image; no RandAugment, random erasing, mixup, cutmix or flips: a run of a few epochs
     underfits, and they cost more accuracy than they buy), no drop path and no EMA (a short run's
     average lags the weights).
@@ -186,6 +187,7 @@ def demo_recipe() -> Recipe:
         num_heads=4,
         token_dim=16,
         epochs=4,
+        steps_per_epoch=400,
         warmup_epochs=1,
         cooldown_epochs=0,
         batch_size=128,
