@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from keras_t2t.training import Recipe, add_recipe_arguments, recipe_from_arguments, train
+from keras_t2t.training import Recipe, add_recipe_arguments, recipe_from_arguments, run_report, train
 
 TINY_CLASSES = ("red", "green", "blue")
 
@@ -79,9 +79,7 @@ def main(argv: list[str] | None = None):
     print(yaml.safe_dump(resolved, sort_keys=False))
 
     result = train(recipe)
-    print(f"run folder:  {result.run_dir}")
-    print(f"validation:  top-1 {result.evaluation['top1']:.4f}, top-5 {result.evaluation['top5']:.4f}")
-    print(f"curves:      {os.path.join(result.run_dir, 'curves.png')}")
+    print(run_report(result))
     return result
 
 

@@ -18,6 +18,7 @@ from keras_t2t.training import (
     evaluate,
     recipe_from_arguments,
     run_demo,
+    run_report,
     train,
 )
 from keras_t2t.visualize import visualize
@@ -451,15 +452,7 @@ def _add_train_parser(subparsers) -> None:
 
 
 def _run_train(args) -> int:
-    result = train(recipe_from_arguments(args))
-    print(f"run folder:   {result.run_dir}")
-    print(
-        f"validation:   top-1 {100 * result.evaluation['top1']:.2f}%, "
-        f"top-5 {100 * result.evaluation['top5']:.2f}%"
-    )
-    print(f"best model:   {result.best_model}")
-    if result.export_dir:
-        print(f"serving:      {result.export_dir}")
+    print(run_report(train(recipe_from_arguments(args))))
     return 0
 
 

@@ -23,6 +23,7 @@ from keras_t2t.training.train import (
     compile_classifier,
     evaluate,
     read_history,
+    run_report,
     train,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "read_history",
     "recipe_from_arguments",
     "run_demo",
+    "run_report",
     "train",
     "EmaModelCheckpoint",
     "EmaValidation",

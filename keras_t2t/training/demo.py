@@ -1,10 +1,9 @@
 """`keras-t2t demo`: train, evaluate and export a small T2T-ViT on Fashion-MNIST in minutes."""
 
-import os
 import time
 
 from keras_t2t.training.recipe import Recipe, demo_recipe
-from keras_t2t.training.train import CURVES_FILENAME, LOG_FILENAME, TENSORBOARD_DIRNAME, TrainResult, train
+from keras_t2t.training.train import TrainResult, run_report, train
 
 
 def run_demo(recipe: Recipe | None = None) -> TrainResult:
@@ -17,16 +16,6 @@ def run_demo(recipe: Recipe | None = None) -> TrainResult:
     evaluated = "the whole test split" if recipe.eval_steps is None else f"{recipe.eval_steps} test batches"
     print()
     print(f"model:        {recipe.model}, {result.model.count_params():,} parameters")
-    print(
-        f"test:         top-1 {100 * result.evaluation['top1']:.2f}%, "
-        f"top-5 {100 * result.evaluation['top5']:.2f}% ({evaluated})"
-    )
     print(f"time:         {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU")
-    print(f"run folder:   {result.run_dir}")
-    print(f"best model:   {result.best_model}")
-    print(f"last model:   {result.last_model}")
-    print(f"curves:       {os.path.join(result.run_dir, CURVES_FILENAME)}")
-    print(f"log:          {os.path.join(result.run_dir, LOG_FILENAME)} (TensorBoard: {TENSORBOARD_DIRNAME}/)")
-    if result.export_dir:
-        print(f"serving:      {result.export_dir}")
+    print(run_report(result, "test", evaluated))
     return result

@@ -58,6 +58,28 @@ class TrainResult:
     export_dir: str | None
 
 
+def run_report(result: TrainResult, split: str = "validation", note: str | None = None) -> str:
+    """What a finished run reached and where its files went, one `name: value` line each.
+
+    Args:
+        result: what `train` returned.
+        split: what the last evaluation ran on, the name of its line ("validation", "test").
+        note: said after the accuracy in brackets, e.g. "the whole test split".
+    """
+    accuracy = f"top-1 {100 * result.evaluation['top1']:.2f}%, top-5 {100 * result.evaluation['top5']:.2f}%"
+    rows = [
+        (split, accuracy if note is None else f"{accuracy} ({note})"),
+        ("run folder", result.run_dir),
+        ("best model", result.best_model),
+        ("last model", result.last_model),
+        ("curves", os.path.join(result.run_dir, CURVES_FILENAME)),
+        ("log", f"{os.path.join(result.run_dir, LOG_FILENAME)} (TensorBoard: {TENSORBOARD_DIRNAME}/)"),
+    ]
+    if result.export_dir:
+        rows.append(("serving", result.export_dir))
+    return "\n".join(f"{name + ':':<14}{value}" for name, value in rows)
+
+
 def build_model(recipe: Recipe, num_classes: int) -> keras.Model:
     """The recipe's classifier (softmax outputs) for `num_classes` classes."""
     overrides = {
