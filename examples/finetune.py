@@ -25,7 +25,7 @@ import tensorflow as tf
 
 import keras_t2t
 from keras_t2t import data
-from keras_t2t.convert import resize_position_embedding
+from keras_t2t.convert import transfer_backbone
 from keras_t2t.visualize import plot_history
 
 TINY_MODEL = dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, token_dim=16)
@@ -35,33 +35,16 @@ def load_pretrained(name: str, weights: str, image_size: int, classes: int, **kw
     """`name` at `image_size` with a new `classes`-way head, the rest from `weights`.
 
     An official checkpoint is converted on load, which replaces the head and resizes the position
-    table itself. A whole keras_t2t classifier saved as `.keras` (the output of a training run)
-    gets the same treatment here: every backbone weight copied, the position table resized to the
-    new token grid as the official code resizes it.
+    table itself; a whole keras_t2t classifier saved as `.keras` (the output of a training run) gets
+    the same treatment from `keras_t2t.convert.transfer_backbone`.
     """
+    input_shape = (image_size, image_size, 3)
     if not weights.endswith(".keras"):
         return keras_t2t.create_model(
-            name, weights=weights, input_shape=(image_size, image_size, 3), classes=classes, **kwargs
+            name, weights=weights, input_shape=input_shape, classes=classes, **kwargs
         )
-    source = keras.saving.load_model(weights).get_layer("backbone")
-    model = keras_t2t.create_model(name, input_shape=(image_size, image_size, 3), classes=classes, **kwargs)
-    target = model.get_layer("backbone")
-    if len(source.weights) != len(target.weights):
-        raise ValueError(
-            f"{weights} holds a backbone of {len(source.weights)} weights, not a {name} backbone "
-            f"({len(target.weights)}): pass --model as the checkpoint was trained."
-        )
-    table = target.position_embedding.embedding
-    for source_weight, target_weight in zip(source.weights, target.weights, strict=True):
-        value = np.asarray(source_weight)
-        if target_weight is table:
-            value = resize_position_embedding(value, target.token_grid)
-        if value.shape != tuple(target_weight.shape):
-            raise ValueError(
-                f"{weights} does not hold a {name} backbone: {source_weight.path} is {value.shape}, "
-                f"the model's {target_weight.path} is {tuple(target_weight.shape)}."
-            )
-        target_weight.assign(value)
+    model = keras_t2t.create_model(name, input_shape=input_shape, classes=classes, **kwargs)
+    transfer_backbone(keras.saving.load_model(weights), model)
     return model
 
 

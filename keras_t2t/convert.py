@@ -356,6 +356,45 @@ def _backbone_targets(backbone: T2TViTBackbone) -> list[_Target]:
     return targets + _norm_targets("norm", backbone.get_layer("norm"))
 
 
+def transfer_backbone(source: keras.Model, target: keras.Model) -> None:
+    """Copies a trained keras_t2t model's backbone into another of the same architecture, for
+    transfer learning: the target keeps its own head (its classes) and gets the source's position
+    embedding resized to its token grid (`resize_position_embedding`), as official checkpoints are
+    transferred on load.
+
+    Args:
+        source: a keras_t2t classifier or `T2TViTBackbone`, e.g. a `.keras` file of a training run.
+        target: the same architecture, at any input size and with any head.
+
+    Raises:
+        ValueError: if the backbones differ in anything but the input size; the target is left
+            untouched.
+    """
+    source_backbone, _ = _backbone_and_head(source)
+    target_backbone, _ = _backbone_and_head(target)
+    if len(source_backbone.weights) != len(target_backbone.weights):
+        raise ValueError(
+            f"{source.name!r} is not a {target.name} backbone: its backbone has "
+            f"{len(source_backbone.weights)} weights, the target's {len(target_backbone.weights)}. Build "
+            "the target with the source's architecture."
+        )
+    table = target_backbone.position_embedding.embedding
+    values = []
+    for source_weight, target_weight in zip(source_backbone.weights, target_backbone.weights, strict=True):
+        value = np.asarray(source_weight)
+        if target_weight is table:
+            value = resize_position_embedding(value, target_backbone.token_grid)
+        if value.shape != tuple(target_weight.shape):
+            raise ValueError(
+                f"{source.name!r} is not a {target.name} backbone: its {source_weight.path} is "
+                f"{value.shape}, the target's {target_weight.path} is {tuple(target_weight.shape)}. "
+                "Build the target with the source's architecture."
+            )
+        values.append(value)
+    for target_weight, value in zip(target_backbone.weights, values, strict=True):
+        target_weight.assign(value)
+
+
 def _backbone_and_head(model: keras.Model) -> tuple[T2TViTBackbone, keras.layers.Dense | None]:
     if isinstance(model, T2TViTBackbone):
         return model, None
