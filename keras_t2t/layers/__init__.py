@@ -19,6 +19,7 @@ from keras_t2t.layers.token_performer import TokenPerformer
 from keras_t2t.layers.token_transformer import TokenTransformer
 from keras_t2t.layers.transformer_block import TransformerBlock
 from keras_t2t.layers.transition import Transition
+from keras_t2t.layers.utils import TokenDense
 
 __all__ = [
     "ClassToken",
@@ -36,6 +37,7 @@ __all__ = [
     "SqueezeExcitationAttention",
     "SqueezeExcitationBlock",
     "T2TModule",
+    "TokenDense",
     "TokenPerformer",
     "TokenTransformer",
     "TransformerBlock",

@@ -37,7 +37,7 @@ class GhostMlp(keras.layers.Layer):
                 f"GhostMlp widens its {dim}-wide first layer by whole multiples, so hidden_dim must be a "
                 f"multiple of {dim}; got {self.hidden_dim}. Pick an integer mlp_ratio."
             )
-        self.fc1 = dense(dim, name="fc1", dtype=self.dtype_policy)
+        self.fc1 = dense(dim, name="fc1", activation="gelu", dtype=self.dtype_policy)
         self.cheap_operations = [
             cheap_operation(f"cheap_operation{i}", dtype=self.dtype_policy)
             for i in range(2, self.hidden_dim // dim + 1)
@@ -49,7 +49,7 @@ class GhostMlp(keras.layers.Layer):
         self.fc2.build((*input_shape[:-1], self.hidden_dim))
 
     def call(self, x, training=None):
-        hidden = keras.activations.gelu(self.fc1(x), approximate=False)
+        hidden = self.fc1(x)
         ghosts = [keras.activations.gelu(cheap(hidden), approximate=False) for cheap in self.cheap_operations]
         x = self.dropout_layer(ops.concatenate([hidden, *ghosts], axis=-1), training=training)
         return self.dropout_layer(self.fc2(x), training=training)

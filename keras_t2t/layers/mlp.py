@@ -20,7 +20,8 @@ class Mlp(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.output_dim = output_dim
         self.dropout = dropout
-        self.fc1 = dense(hidden_dim, name="fc1", dtype=self.dtype_policy)
+        # Keras' "gelu" is the exact (erf) one; inside the Dense layer it fuses with the matmul.
+        self.fc1 = dense(hidden_dim, name="fc1", activation="gelu", dtype=self.dtype_policy)
         self.fc2 = dense(output_dim, name="fc2", dtype=self.dtype_policy)
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
@@ -29,8 +30,7 @@ class Mlp(keras.layers.Layer):
         self.fc2.build((*input_shape[:-1], self.hidden_dim))
 
     def call(self, x, training=None):
-        x = keras.activations.gelu(self.fc1(x), approximate=False)
-        x = self.dropout_layer(x, training=training)
+        x = self.dropout_layer(self.fc1(x), training=training)
         x = self.fc2(x)
         return self.dropout_layer(x, training=training)
 

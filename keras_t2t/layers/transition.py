@@ -19,13 +19,13 @@ class Transition(keras.layers.Layer):
     def __init__(self, units: int, **kwargs):
         super().__init__(**kwargs)
         self.units = units
-        self.linear = dense(units, name="linear", dtype=self.dtype_policy)
+        self.linear = dense(units, name="linear", activation="gelu", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.linear.build(input_shape)
 
     def call(self, x):
-        return keras.activations.gelu(self.linear(x), approximate=False)
+        return self.linear(x)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
