@@ -72,7 +72,11 @@ class TokenTransformer(keras.layers.Layer):
         self.mlp.build(token_shape)
 
     def call(self, x, training=None, return_attention_scores=False):
-        x, scores = self.attn(self.norm1(x), training=training, return_attention_scores=True)
+        # Only ask for the probabilities when returning them: that would rule out chunked attention.
+        attended = self.attn(
+            self.norm1(x), training=training, return_attention_scores=return_attention_scores
+        )
+        x, scores = attended if return_attention_scores else (attended, None)
         x = x + self.mlp(self.norm2(x), training=training)
         return (x, scores) if return_attention_scores else x
 
