@@ -1,5 +1,5 @@
-"""Throughput of T2T-ViT models as users run them (`predict_on_batch`, `train_on_batch`), and of
-the training input pipeline.
+"""Throughput of T2T-ViT models as users run them (`predict_on_batch`, `train_on_batch`), where
+their time goes (TensorFlow's profiler), and the throughput of the training input pipeline.
 
 Each measurement runs in a fresh process, so precision policies, XLA caches and peak memory do not leak
 from one row into the next. Rates are medians over timed steps after warm-up steps (which include
@@ -68,7 +68,8 @@ def _matmul_peak_worker(precision: str, size: int, queue) -> None:
     queue.put(2 * size**3 / seconds / 1e9)
 
 
-def _model_worker(config: dict, queue) -> None:
+def _model_step(config: dict):
+    """The model of a measurement `config` and its step as a user runs it, with its MACs."""
     import keras
     import numpy as np
 
@@ -84,7 +85,6 @@ def _model_worker(config: dict, queue) -> None:
         classifier_activation=None,
         **config["model_kwargs"],
     )
-    macs = count_macs(model)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, size, size, 3)).astype("float32")
     labels = rng.integers(0, 1000, (batch,))
@@ -94,12 +94,16 @@ def _model_worker(config: dict, queue) -> None:
         jit_compile=config["jit_compile"],
     )
     if config["mode"] == "inference":
-        seconds = _time_steps(lambda: model.predict_on_batch(images), config["warmup"], config["steps"])
-        flops = 2 * macs * batch
-    else:
-        seconds = _time_steps(lambda: model.train_on_batch(images, labels), config["warmup"], config["steps"])
-        flops = 3 * 2 * macs * batch
-    queue.put((batch / seconds, flops / seconds / 1e9, _peak_memory_mib()))
+        return lambda: model.predict_on_batch(images), count_macs(model)
+    return lambda: model.train_on_batch(images, labels), count_macs(model)
+
+
+def _model_worker(config: dict, queue) -> None:
+    step, macs = _model_step(config)
+    seconds = _time_steps(step, config["warmup"], config["steps"])
+    passes = 1 if config["mode"] == "inference" else 3
+    flops = passes * 2 * macs * config["batch_size"]
+    queue.put((config["batch_size"] / seconds, flops / seconds / 1e9, _peak_memory_mib()))
 
 
 def _in_fresh_process(target, *args):
@@ -126,6 +130,34 @@ def matmul_peak_gflops(precision: str = "float32", size: int = 4096) -> float:
     return _in_fresh_process(_matmul_peak_worker, precision, size)
 
 
+def _step_config(
+    model: str,
+    mode: str,
+    precision: str,
+    jit_compile: bool,
+    batch_size: int,
+    image_size: int,
+    warmup: int,
+    steps: int,
+    model_kwargs: dict | None,
+) -> dict:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    return dict(
+        model=model,
+        mode=mode,
+        precision=precision,
+        jit_compile=jit_compile,
+        batch_size=batch_size,
+        image_size=image_size,
+        warmup=warmup,
+        steps=steps,
+        model_kwargs=model_kwargs or {},
+    )
+
+
 def measure(
     model: str,
     mode: str = "inference",
@@ -141,20 +173,8 @@ def measure(
 
     `model_kwargs` go to `create_model`, e.g. `{"attention_chunk_size": 784}`.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-    config = dict(
-        model=model,
-        mode=mode,
-        precision=precision,
-        jit_compile=jit_compile,
-        batch_size=batch_size,
-        image_size=image_size,
-        warmup=warmup,
-        steps=steps,
-        model_kwargs=model_kwargs or {},
+    config = _step_config(
+        model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
     )
     images_per_second, gflops, peak = _in_fresh_process(_model_worker, config)
     return Result(model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak)
@@ -185,6 +205,7 @@ def run(
     image_size: int = 224,
     warmup: int = 3,
     steps: int = 10,
+    model_kwargs: dict | None = None,
     report=print,
 ) -> str:
     """Measures every combination, reporting the matmul peaks and each row as they come.
@@ -201,10 +222,163 @@ def run(
             for precision in precisions:
                 for jit in jit_compile:
                     results.append(
-                        measure(model, mode, precision, jit, batch_size, image_size, warmup, steps)
+                        measure(
+                            model, mode, precision, jit, batch_size, image_size, warmup, steps, model_kwargs
+                        )
                     )
                     report(format_table(results[-1:], peaks).splitlines()[-1])
     return format_table(results, peaks)
+
+
+PARTS = ("T2T module", "blocks", "stem and head", "backward", "optimizer and loss")
+KINDS = ("matmul", "data movement", "elementwise and reductions")
+_MATMUL_OP_TYPES = ("MatMul", "Einsum", "Conv2D", "XlaLaunch", "_XlaRun")
+_DATA_MOVEMENT_OP_TYPES = {
+    "ConcatV2",
+    "ExtractImagePatches",
+    "Pack",
+    "Pad",
+    "Slice",
+    "Split",
+    "SplitV",
+    "StridedSlice",
+    "StridedSliceGrad",
+    "Tile",
+    "Transpose",
+    "Unpack",
+    "UnsortedSegmentSum",
+}
+
+
+@dataclasses.dataclass
+class Profile:
+    """Where the time of one step goes, from TensorFlow's profiler.
+
+    `kernel_ms` maps (part, kind) to the milliseconds a step of the kernels of that part and kind
+    ran; `op_type_ms` maps each kernel type (after TensorFlow's graph rewrites, e.g.
+    `_MklNativeFusedMatMul`) to its milliseconds a step. Kernels may run two at a time, so their
+    sum can exceed `step_ms`, the wall time of a step. With XLA the model is one compiled kernel.
+    """
+
+    model: str
+    mode: str
+    precision: str
+    jit_compile: bool
+    batch_size: int
+    step_ms: float
+    kernel_ms: dict[tuple[str, str], float]
+    op_type_ms: dict[str, float]
+
+
+def _part(op_name: str) -> str:
+    if op_name.startswith("gradient_tape/"):
+        return "backward"
+    if "/tokens_to_token" in op_name:
+        return "T2T module"
+    if "/block_" in op_name:
+        return "blocks"
+    if "/" in op_name and op_name.split("/", 1)[0].startswith(("t2t_vit", "vit")):
+        return "stem and head"
+    return "optimizer and loss"
+
+
+def _kind(op_type: str) -> str:
+    if any(name in op_type for name in _MATMUL_OP_TYPES):
+        return "matmul"
+    if op_type.removeprefix("_Mkl") in _DATA_MOVEMENT_OP_TYPES:
+        return "data movement"
+    return "elementwise and reductions"
+
+
+def _kernel_events(logdir: str):
+    """(op name, op type, milliseconds) of every TensorFlow kernel in a profiler trace."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    traces = [
+        os.path.join(root, name)
+        for root, _, names in os.walk(logdir)
+        for name in names
+        if name.endswith(".xplane.pb")
+    ]
+    with open(traces[0], "rb") as file:
+        space.ParseFromString(file.read())
+    for plane in space.planes:
+        for line in plane.lines:
+            # Kernels run on the executor's threads (CPU) or on a device's op lines (GPU).
+            if not line.name.startswith(("tf_Compute", "TensorFlow Ops", "XLA Ops")):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                op_name, _, op_type = name.rpartition(":")
+                if op_name and "::" not in name:  # "name:type" kernels, not executor trace marks
+                    yield op_name, op_type, event.duration_ps / 1e9
+
+
+def _profile_worker(config: dict, queue) -> None:
+    import collections
+
+    import tensorflow as tf
+
+    step, _ = _model_step(config)
+    for _ in range(config["warmup"]):
+        step()
+    with tempfile.TemporaryDirectory() as logdir:
+        start = time.perf_counter()
+        tf.profiler.experimental.start(logdir)
+        for _ in range(config["steps"]):
+            step()
+        tf.profiler.experimental.stop()
+        step_ms = (time.perf_counter() - start) * 1000 / config["steps"]
+        kernel_ms, op_type_ms = collections.Counter(), collections.Counter()
+        for op_name, op_type, ms in _kernel_events(logdir):
+            kernel_ms[_part(op_name), _kind(op_type)] += ms / config["steps"]
+            op_type_ms[op_type] += ms / config["steps"]
+    queue.put((step_ms, dict(kernel_ms), dict(op_type_ms)))
+
+
+def profile(
+    model: str,
+    mode: str = "inference",
+    precision: str = "float32",
+    jit_compile: bool = False,
+    batch_size: int = 16,
+    image_size: int = 224,
+    warmup: int = 3,
+    steps: int = 3,
+    model_kwargs: dict | None = None,
+) -> Profile:
+    """Profiles `steps` steps of a model as `measure` runs them, in a fresh process."""
+    config = _step_config(
+        model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
+    )
+    step_ms, kernel_ms, op_type_ms = _in_fresh_process(_profile_worker, config)
+    return Profile(model, mode, precision, jit_compile, batch_size, step_ms, kernel_ms, op_type_ms)
+
+
+def format_profile(result: Profile, top_op_types: int = 12) -> str:
+    """A Markdown table of milliseconds a step by part and kind, then the costliest kernel types."""
+    total = sum(result.kernel_ms.values())
+    lines = [
+        f"{result.model} {result.mode}, {result.precision}, XLA {'on' if result.jit_compile else 'off'}, "
+        f"batch {result.batch_size}: {result.step_ms:.0f} ms a step; kernels ran {total:.0f} ms "
+        "(ms a step; two kernels may run at once)",
+        "",
+        f"| part | {' | '.join(KINDS)} | all |",
+        "|---" * (len(KINDS) + 2) + "|",
+    ]
+    for part in PARTS:
+        cells = [result.kernel_ms.get((part, kind), 0.0) for kind in KINDS]
+        if sum(cells):
+            share = 100 * sum(cells) / total
+            lines.append(
+                f"| {part} | {' | '.join(f'{ms:.0f}' for ms in cells)} | {sum(cells):.0f} ({share:.0f}%) |"
+            )
+    kind_totals = [sum(ms for (_, kind), ms in result.kernel_ms.items() if kind == k) for k in KINDS]
+    lines.append(f"| all | {' | '.join(f'{ms:.0f}' for ms in kind_totals)} | {total:.0f} |")
+    costliest = sorted(result.op_type_ms.items(), key=lambda item: -item[1])[:top_op_types]
+    lines += ["", "costliest kernel types: " + ", ".join(f"{op} {ms:.0f} ms" for op, ms in costliest)]
+    return "\n".join(lines)
 
 
 @dataclasses.dataclass

@@ -1,13 +1,22 @@
 """The `keras-t2t` command line: a thin argparse layer over the library."""
 
 import argparse
+import itertools
 import sys
 
 import keras
 import tensorflow as tf
 
 from keras_t2t import data, export
-from keras_t2t.benchmark import MODES, PRECISIONS, format_pipeline_table, measure_pipeline, run
+from keras_t2t.benchmark import (
+    MODES,
+    PRECISIONS,
+    format_pipeline_table,
+    format_profile,
+    measure_pipeline,
+    profile,
+    run,
+)
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.models import VARIANTS, create_model, list_models
@@ -401,12 +410,22 @@ def _add_benchmark_parser(subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
     parser.add_argument(
+        "--attention-chunk-size",
+        type=int,
+        default=None,
+        help="transformer T2T layers attend in chunks of this many queries (t2t_vit_t_* only)",
+    )
+    parser.add_argument(
         "--tables",
         nargs="+",
         default=["models", "pipeline"],
-        choices=["models", "pipeline"],
+        choices=["models", "pipeline", "profile"],
         help="models: the model steps; pipeline: the training input pipeline with the full "
-        "augmentation, on JPEGs of ImageNet's typical size (default: both)",
+        "augmentation, on JPEGs of ImageNet's typical size; profile: where each model step's time "
+        "goes, from TensorFlow's profiler (default: models pipeline)",
+    )
+    parser.add_argument(
+        "--profile-steps", type=int, default=3, help="steps traced for the profile table (default 3)"
     )
     parser.add_argument(
         "--pipeline-batch-size", type=int, default=64, help="batch of the pipeline table (default 64)"
@@ -416,19 +435,40 @@ def _add_benchmark_parser(subparsers) -> None:
 
 def _run_benchmark(args) -> int:
     tables = []
+    jit_settings = [setting == "on" for setting in args.jit]
+    model_kwargs = {}
+    if args.attention_chunk_size is not None:
+        model_kwargs["attention_chunk_size"] = args.attention_chunk_size
     if "models" in args.tables:
         tables.append(
             run(
                 args.models,
                 args.modes,
                 args.precisions,
-                [setting == "on" for setting in args.jit],
+                jit_settings,
                 batch_size=args.batch_size,
                 image_size=args.image_size,
                 warmup=args.warmup,
                 steps=args.steps,
+                model_kwargs=model_kwargs,
             )
         )
+    if "profile" in args.tables:
+        for model, mode, precision, jit in itertools.product(
+            args.models, args.modes, args.precisions, jit_settings
+        ):
+            result = profile(
+                model,
+                mode,
+                precision,
+                jit,
+                args.batch_size,
+                args.image_size,
+                args.warmup,
+                args.profile_steps,
+                model_kwargs,
+            )
+            tables.append(format_profile(result))
     if "pipeline" in args.tables:
         pipeline = measure_pipeline(
             args.image_size, args.pipeline_batch_size, warmup=args.warmup, steps=args.steps

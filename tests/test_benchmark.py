@@ -1,12 +1,18 @@
 import pytest
 
+from keras_t2t import cli
 from keras_t2t.benchmark import (
+    Profile,
     Result,
     _in_fresh_process,
+    _kind,
+    _part,
     format_pipeline_table,
+    format_profile,
     format_table,
     measure,
     measure_pipeline,
+    profile,
 )
 from keras_t2t.complexity import count_macs
 from keras_t2t.models import create_model
@@ -47,3 +53,74 @@ def _fails(queue):
 def test_a_measurement_process_that_dies_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="exit code 3"):
         _in_fresh_process(_fails)
+
+
+@pytest.mark.parametrize(
+    "op_name, part",
+    [
+        ("t2t_vit_14_1/backbone_1/tokens_to_token_1/soft_split0_1/ExtractImagePatches", "T2T module"),
+        ("t2t_vit_14_1/backbone_1/block_3_1/mlp_1/fc1_1/Gelu/mul_2", "blocks"),
+        ("t2t_vit_14_1/preprocessing_1/truediv", "stem and head"),
+        ("gradient_tape/t2t_vit_14_1/backbone_1/block_3_1/attn_1/MatMul", "backward"),
+        ("adam_w/Square_45", "optimizer and loss"),
+    ],
+)
+def test_kernels_are_assigned_to_the_model_part_their_name_scope_says(op_name, part):
+    assert _part(op_name) == part
+
+
+@pytest.mark.parametrize(
+    "op_type, kind",
+    [
+        ("_MklNativeFusedMatMul", "matmul"),
+        ("BatchMatMulV2", "matmul"),
+        ("_MklEinsum", "matmul"),
+        ("_MklTranspose", "data movement"),
+        ("ExtractImagePatches", "data movement"),
+        ("Erfc", "elementwise and reductions"),
+        ("Mean", "elementwise and reductions"),
+    ],
+)
+def test_kernel_types_are_grouped_by_what_they_do(op_type, kind):
+    assert _kind(op_type) == kind
+
+
+def test_profile_of_a_training_step_covers_every_part():
+    result = profile("t2t_vit_7", "training", batch_size=2, image_size=32, warmup=1, steps=1)
+    parts = {part for (part, _), ms in result.kernel_ms.items() if ms > 0}
+    assert {"T2T module", "blocks", "backward", "optimizer and loss"} <= parts
+    assert result.kernel_ms["blocks", "matmul"] > 0
+    assert result.op_type_ms["ExtractImagePatches"] > 0  # the soft splits, in the T2T module
+    assert sum(result.kernel_ms.values()) == pytest.approx(sum(result.op_type_ms.values()))
+    assert result.step_ms > 0
+
+
+def test_profile_table_sums_each_part_and_kind():
+    result = Profile(
+        "t2t_vit_7",
+        "inference",
+        "float32",
+        False,
+        4,
+        step_ms=50.0,
+        kernel_ms={
+            ("blocks", "matmul"): 30.0,
+            ("blocks", "data movement"): 6.0,
+            ("T2T module", "matmul"): 4.0,
+        },
+        op_type_ms={"_MklMatMul": 34.0, "_MklTranspose": 6.0},
+    )
+    table = format_profile(result)
+    assert "batch 4: 50 ms a step; kernels ran 40 ms" in table
+    assert "| T2T module | 4 | 0 | 0 | 4 (10%) |" in table
+    assert "| blocks | 30 | 6 | 0 | 36 (90%) |" in table
+    assert "| all | 34 | 6 | 0 | 40 |" in table
+    assert "backward" not in table
+    assert "costliest kernel types: _MklMatMul 34 ms, _MklTranspose 6 ms" in table
+
+
+def test_cli_prints_the_profile_table(capsys):
+    args = ["benchmark", "--tables", "profile", "--models", "t2t_vit_7", "--modes", "inference"]
+    args += ["--precisions", "float32", "--jit", "off", "--batch-size", "1", "--image-size", "32"]
+    assert cli.main([*args, "--warmup", "1", "--profile-steps", "1"]) == 0
+    assert "| T2T module |" in capsys.readouterr().out

@@ -67,6 +67,12 @@ class T2TModule(keras.layers.Layer):
                 "T2TModule takes three soft splits: kernel_sizes, strides and paddings of length 3; "
                 f"got {kernel_sizes}, {strides}, {paddings}."
             )
+        if attention_chunk_size is not None and tokens_type != "transformer":
+            raise ValueError(
+                f"attention_chunk_size applies to transformer T2T layers (tokens_type='transformer', "
+                f"the t2t_vit_t_* models); tokens_type={tokens_type!r} has no softmax attention to "
+                "chunk. Leave attention_chunk_size unset."
+            )
         self.embed_dim = embed_dim
         self.tokens_type = tokens_type
         self.kernel_sizes = tuple(kernel_sizes)

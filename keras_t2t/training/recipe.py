@@ -46,6 +46,11 @@ class Recipe:
     num_heads: int | None = _setting(None, "override the model's attention heads")
     mlp_ratio: float | None = _setting(None, "override the model's MLP width ratio")
     token_dim: int | None = _setting(None, "override the T2T module's token width (64)")
+    attention_chunk_size: int | None = _setting(
+        None,
+        "transformer T2T layers (t2t_vit_t_*) attend in chunks of this many queries: less memory "
+        "(t2t_vit_t_14 with 784: 153 instead of 250 MiB per training image), about 5% slower",
+    )
     epochs: int = _setting(300, "epochs of warm-up and cosine decay")
     warmup_epochs: int = _setting(10, "epochs of linear warm-up from warmup_lr")
     cooldown_epochs: int = _setting(10, "epochs at min_lr after the cosine")

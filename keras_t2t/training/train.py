@@ -31,7 +31,14 @@ CURVES_FILENAME = "curves.png"
 BACKUP_DIRNAME = "backup"
 TENSORBOARD_DIRNAME = "tensorboard"
 SERVING_DIRNAME = "serving"
-ARCHITECTURE_OVERRIDES = ("embed_dim", "depth", "num_heads", "mlp_ratio", "token_dim")
+ARCHITECTURE_OVERRIDES = (
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "mlp_ratio",
+    "token_dim",
+    "attention_chunk_size",
+)
 
 
 @dataclasses.dataclass

@@ -50,6 +50,14 @@ def test_rejects_unknown_tokens_type_and_bad_split_lists():
         T2TModule(embed_dim=8, kernel_sizes=(7, 3))
 
 
+def test_attention_chunks_reach_the_transformer_layers_and_are_refused_elsewhere():
+    layer = T2TModule(embed_dim=8, tokens_type="transformer", token_dim=4, attention_chunk_size=16)
+    assert layer.attention1.attn.query_chunk_size == layer.attention2.attn.query_chunk_size == 16
+    for tokens_type in ("performer", "convolution"):
+        with pytest.raises(ValueError, match="attention_chunk_size applies to transformer"):
+            T2TModule(embed_dim=8, tokens_type=tokens_type, attention_chunk_size=16)
+
+
 def test_config_round_trip_rebuilds_the_same_module():
     layer = T2TModule(embed_dim=24, tokens_type="transformer", token_dim=8, strides=(4, 2, 2), seed=1)
     clone = keras.layers.deserialize(keras.layers.serialize(layer))

@@ -1,3 +1,4 @@
+import argparse
 import math
 import os
 import re
@@ -8,7 +9,14 @@ import pytest
 
 from keras_t2t import cli, data
 from keras_t2t.data import Augmentation
-from keras_t2t.training import Recipe, evaluate, train
+from keras_t2t.training import (
+    Recipe,
+    add_recipe_arguments,
+    build_model,
+    evaluate,
+    recipe_from_arguments,
+    train,
+)
 from tests.training.conftest import tiny_recipe
 
 # Augmentation, dropout, drop path and EMA all on: a resumed run must replay each of them.
@@ -178,3 +186,15 @@ def test_demo_runs_end_to_end_on_a_few_fashion_mnist_batches(tmp_path, capsys):
         path = os.path.join(tmp_path, name)
         assert os.path.exists(path), name
         assert path in printed, name
+
+
+def test_the_attention_chunk_flag_reaches_the_transformer_t2t_layers():
+    args = argparse.ArgumentParser()
+    add_recipe_arguments(args)
+    recipe = recipe_from_arguments(
+        args.parse_args(
+            ["--model", "t2t_vit_t_14", "--image-size", "32", "--depth", "1", "--attention-chunk-size", "16"]
+        )
+    )
+    t2t = build_model(recipe, num_classes=3).get_layer("backbone").tokens_to_token
+    assert t2t.attention1.attn.query_chunk_size == t2t.attention2.attn.query_chunk_size == 16
