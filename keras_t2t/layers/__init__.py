@@ -19,7 +19,7 @@ from keras_t2t.layers.token_performer import TokenPerformer
 from keras_t2t.layers.token_transformer import TokenTransformer
 from keras_t2t.layers.transformer_block import TransformerBlock
 from keras_t2t.layers.transition import Transition
-from keras_t2t.layers.utils import TokenDense
+from keras_t2t.layers.utils import TokenDense, TokenLayerNormalization
 
 __all__ = [
     "ClassToken",
@@ -38,6 +38,7 @@ __all__ = [
     "SqueezeExcitationBlock",
     "T2TModule",
     "TokenDense",
+    "TokenLayerNormalization",
     "TokenPerformer",
     "TokenTransformer",
     "TransformerBlock",

