@@ -33,7 +33,7 @@ class Result:
     peak_memory_mib: float
 
 
-def _time_steps(step, warmup: int, steps: int) -> float:
+def median_step_seconds(step, warmup: int, steps: int) -> float:
     """Median seconds of `steps` calls of `step` after `warmup` calls."""
     for _ in range(warmup):
         step()
@@ -64,7 +64,7 @@ def _matmul_peak_worker(precision: str, size: int, queue) -> None:
     a = tf.random.normal((size, size), dtype=tf.float32)
     a = tf.cast(a, dtype)
     matmul = tf.function(lambda x: tf.matmul(x, x))
-    seconds = _time_steps(lambda: matmul(a).numpy(), warmup=2, steps=10)
+    seconds = median_step_seconds(lambda: matmul(a).numpy(), warmup=2, steps=10)
     queue.put(2 * size**3 / seconds / 1e9)
 
 
@@ -100,7 +100,7 @@ def _model_step(config: dict):
 
 def _model_worker(config: dict, queue) -> None:
     step, macs = _model_step(config)
-    seconds = _time_steps(step, config["warmup"], config["steps"])
+    seconds = median_step_seconds(step, config["warmup"], config["steps"])
     passes = 1 if config["mode"] == "inference" else 3
     flops = passes * 2 * macs * config["batch_size"]
     queue.put((config["batch_size"] / seconds, flops / seconds / 1e9, _peak_memory_mib()))
@@ -419,7 +419,7 @@ def _pipeline_worker(config: dict, queue) -> None:
         batches = iter(
             train_dataset(folder, image_size=(size, size), batch_size=config["batch_size"], seed=0)
         )
-        seconds = _time_steps(lambda: next(batches), config["warmup"], config["steps"])
+        seconds = median_step_seconds(lambda: next(batches), config["warmup"], config["steps"])
     queue.put(config["batch_size"] / seconds)
 
 

@@ -1,0 +1,64 @@
+"""Images/s of the PyTorch rendering of the official T2T-ViT that the parity tests compare against
+(tests/convert/torch_reference.py), on this machine: the same-hardware baseline for
+`keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and
+cross-entropy; median of the timed steps after warm-up, batch 16 at 224 by default.
+
+python benchmarks/pytorch_reference.py --models t2t_vit_14 --batch-size 16
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from keras_t2t.benchmark import median_step_seconds  # noqa: E402
+from tests.convert.checkpoints import reference_model  # noqa: E402
+
+
+def images_per_second(model_name: str, mode: str, batch_size: int, image_size: int, warmup: int, steps: int):
+    model = reference_model(model_name, image_size)
+    images = torch.rand(batch_size, 3, image_size, image_size)
+    labels = torch.randint(0, 1000, (batch_size,))
+    if mode == "inference":
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                model(images)
+
+    else:
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            optimizer.step()
+
+    return batch_size / median_step_seconds(step, warmup, steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["t2t_vit_7", "t2t_vit_14", "t2t_vit_t_14"])
+    parser.add_argument("--modes", nargs="+", default=["inference", "training"])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| model | mode | batch | img/s |")
+    print("|---|---|---|---|")
+    for model_name in args.models:
+        for mode in args.modes:
+            rate = images_per_second(
+                model_name, mode, args.batch_size, args.image_size, args.warmup, args.steps
+            )
+            print(f"| {model_name} | {mode} | {args.batch_size} | {rate:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
