@@ -45,12 +45,28 @@ def median_step_seconds(step, warmup: int, steps: int) -> float:
     return statistics.median(durations)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since it started its program.
+
+    Linux's VmHWM; not `ru_maxrss`, which a child process inherits from its parent at fork time
+    (a measurement in a fresh process would report at least its parent's size).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux, bytes on macOS
+
+
 def _peak_memory_mib() -> float:
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+    return peak_rss_mib()
 
 
 def _matmul_peak_worker(precision: str, size: int, queue) -> None:

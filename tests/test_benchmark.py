@@ -1,3 +1,7 @@
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 
 from keras_t2t import cli
@@ -12,6 +16,7 @@ from keras_t2t.benchmark import (
     format_table,
     measure,
     measure_pipeline,
+    peak_rss_mib,
     profile,
 )
 from keras_t2t.complexity import count_macs
@@ -124,3 +129,16 @@ def test_cli_prints_the_profile_table(capsys):
     args += ["--precisions", "float32", "--jit", "off", "--batch-size", "1", "--image-size", "32"]
     assert cli.main([*args, "--warmup", "1", "--profile-steps", "1"]) == 0
     assert "| T2T module |" in capsys.readouterr().out
+
+
+def test_peak_memory_of_a_child_process_is_its_own_not_its_parents():
+    """`ru_maxrss` would report at least this process's size in a child it starts."""
+    ballast = np.ones(1536 * 2**20 // 8)  # 1.5 GiB, touched
+    child = subprocess.run(
+        [sys.executable, "-c", "from keras_t2t.benchmark import peak_rss_mib; print(peak_rss_mib())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    child_peak = float(child.stdout.split()[-1])
+    assert 50 < child_peak < peak_rss_mib() - ballast.nbytes / 2**20 / 2

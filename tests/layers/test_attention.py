@@ -42,8 +42,9 @@ def test_chunked_layer_still_returns_full_probabilities_on_request():
 
 
 _PEAK_MEMORY_SCRIPT = """
-import resource, sys
+import sys
 import tensorflow as tf
+from keras_t2t.benchmark import peak_rss_mib
 from keras_t2t.layers import MultiHeadSelfAttention
 
 chunk = int(sys.argv[1]) or None
@@ -59,7 +60,7 @@ def step(x):
 
 step(x)
 step(x)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_rss_mib())
 """
 
 
@@ -67,7 +68,7 @@ def _training_peak_rss_mib(chunk: int) -> float:
     result = subprocess.run(
         [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(chunk)], capture_output=True, text=True, check=True
     )
-    return int(result.stdout.split()[-1]) / 1024
+    return float(result.stdout.split()[-1])
 
 
 def test_query_chunks_lower_the_training_peak_memory():
