@@ -1,4 +1,4 @@
-"""Initializers and small factories shared by the layers."""
+"""Layers and factories the other layers share: T2T-ViT's initialisers, its Dense and LayerNorm."""
 
 import keras
 from keras import ops
