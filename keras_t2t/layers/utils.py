@@ -32,10 +32,21 @@ class TokenDense(keras.layers.Dense):
 
 
 def dense(
-    units: int, name: str, use_bias: bool = True, activation: str | None = None, dtype=None
-) -> TokenDense:
-    """A `TokenDense` layer with T2T-ViT's initialisation (truncated normal kernel, zero bias)."""
-    return TokenDense(
+    units: int,
+    name: str,
+    use_bias: bool = True,
+    activation: str | None = None,
+    dtype=None,
+    keras_layer: bool = False,
+) -> keras.layers.Dense:
+    """A `TokenDense` layer with T2T-ViT's initialisation (truncated normal kernel, zero bias).
+
+    `keras_layer=True` gives a plain `keras.layers.Dense` instead, for a layer called in a
+    functional model: Keras keys its saved weights by class name there, and `.keras` files saved
+    before `TokenDense` existed name it `dense`.
+    """
+    layer_class = keras.layers.Dense if keras_layer else TokenDense
+    return layer_class(
         units,
         use_bias=use_bias,
         activation=activation,
@@ -77,9 +88,11 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
         return ops.cast(outputs, self.compute_dtype)
 
 
-def layer_norm(name: str, dtype=None) -> TokenLayerNormalization:
-    """Layer normalisation over the last axis with PyTorch's epsilon."""
-    return TokenLayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+def layer_norm(name: str, dtype=None, keras_layer: bool = False) -> keras.layers.LayerNormalization:
+    """Layer normalisation over the last axis with PyTorch's epsilon: a `TokenLayerNormalization`,
+    or with `keras_layer=True` a plain `keras.layers.LayerNormalization` (see `dense`)."""
+    layer_class = keras.layers.LayerNormalization if keras_layer else TokenLayerNormalization
+    return layer_class(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
 
 
 def cheap_operation(name: str, dtype=None) -> keras.layers.DepthwiseConv1D:

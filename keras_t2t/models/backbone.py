@@ -160,7 +160,7 @@ class T2TViTBackbone(keras.Model):
             )
             for i, width in enumerate(layout)
         ]
-        self.norm = layer_norm("norm", dtype=dtype)
+        self.norm = layer_norm("norm", dtype=dtype, keras_layer=True)
 
         # === Functional Model ===
         images = keras.Input(shape=tuple(image_shape), name="images")

@@ -82,7 +82,7 @@ def build_t2t_vit(
         pool = keras.layers.GlobalAveragePooling1D if pooling == "avg" else keras.layers.GlobalMaxPooling1D
         outputs = pool(name=f"{pooling}_pool")(patch_tokens)
     if include_top:
-        logits = dense(classes, name="head")(outputs)
+        logits = dense(classes, name="head", keras_layer=True)(outputs)
         # The activation runs in float32 so that mixed-precision models output float32 scores.
         outputs = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(logits)
     model = keras.Model(inputs, outputs, name=name or variant.name)
