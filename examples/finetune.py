@@ -54,15 +54,7 @@ def datasets(source: str, data_dir: str | None, image_size: int, batch_size: int
     choice: no crops, RandAugment, mixing or smoothing), the test images resized whole."""
     info = data.dataset_info(source, data_dir=data_dir)
     size = (image_size, image_size)
-    augmentation = data.Augmentation(
-        crop_scale=(1.0, 1.0),
-        crop_ratio=(1.0, 1.0),
-        randaugment_num_ops=0,
-        random_erasing=0.0,
-        mixup_alpha=0.0,
-        cutmix_alpha=0.0,
-        label_smoothing=0.0,
-    )
+    augmentation = data.Augmentation.flip_only()
     train = data.train_dataset(
         source, image_size=size, batch_size=batch_size, augmentation=augmentation, data_dir=data_dir
     )

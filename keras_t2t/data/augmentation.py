@@ -35,6 +35,21 @@ class Augmentation:
     switch_prob: float = 0.5
     label_smoothing: float = 0.1
 
+    @classmethod
+    def flip_only(cls, **overrides) -> "Augmentation":
+        """Whole images, flipped at random: no crops, RandAugment, erasing, mixing or smoothing.
+        `overrides` set other fields on top, e.g. `horizontal_flip=0.0` for none at all."""
+        plain = dict(
+            crop_scale=(1.0, 1.0),
+            crop_ratio=(1.0, 1.0),
+            randaugment_num_ops=0,
+            random_erasing=0.0,
+            mixup_alpha=0.0,
+            cutmix_alpha=0.0,
+            label_smoothing=0.0,
+        )
+        return cls(**(plain | overrides))
+
     def __post_init__(self):
         for name in ("crop_scale", "crop_ratio"):
             low, high = getattr(self, name)
