@@ -69,6 +69,17 @@ def _peak_memory_mib() -> float:
     return peak_rss_mib()
 
 
+def default_precisions() -> list[str]:
+    """float32 and mixed_bfloat16, and mixed_float16 where a GPU is present: CPUs have no fast
+    float16 matmul, so a mixed_float16 row there would only measure a slow fallback."""
+    import tensorflow as tf
+
+    precisions = ["float32", "mixed_bfloat16"]
+    if tf.config.list_physical_devices("GPU"):
+        precisions.append("mixed_float16")
+    return precisions
+
+
 def _matmul_peak_worker(precision: str, size: int, queue) -> None:
     import tensorflow as tf
 

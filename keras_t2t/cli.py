@@ -11,6 +11,7 @@ from keras_t2t import data, export
 from keras_t2t.benchmark import (
     MODES,
     PRECISIONS,
+    default_precisions,
     format_pipeline_table,
     format_profile,
     measure_pipeline,
@@ -394,9 +395,8 @@ def _add_benchmark_parser(subparsers) -> None:
     parser.add_argument(
         "--precisions",
         nargs="+",
-        default=["float32", "mixed_bfloat16"],
         choices=PRECISIONS,
-        help="dtype policies (default: %(default)s)",
+        help="dtype policies (default: float32 and mixed_bfloat16, and mixed_float16 where a GPU is present)",
     )
     parser.add_argument(
         "--jit",
@@ -436,6 +436,7 @@ def _add_benchmark_parser(subparsers) -> None:
 def _run_benchmark(args) -> int:
     tables = []
     jit_settings = [setting == "on" for setting in args.jit]
+    precisions = args.precisions or default_precisions()
     model_kwargs = {}
     if args.attention_chunk_size is not None:
         model_kwargs["attention_chunk_size"] = args.attention_chunk_size
@@ -444,7 +445,7 @@ def _run_benchmark(args) -> int:
             run(
                 args.models,
                 args.modes,
-                args.precisions,
+                precisions,
                 jit_settings,
                 batch_size=args.batch_size,
                 image_size=args.image_size,
@@ -455,7 +456,7 @@ def _run_benchmark(args) -> int:
         )
     if "profile" in args.tables:
         for model, mode, precision, jit in itertools.product(
-            args.models, args.modes, args.precisions, jit_settings
+            args.models, args.modes, precisions, jit_settings
         ):
             result = profile(
                 model,

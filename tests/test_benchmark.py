@@ -11,6 +11,7 @@ from keras_t2t.benchmark import (
     _in_fresh_process,
     _kind,
     _part,
+    default_precisions,
     format_pipeline_table,
     format_profile,
     format_table,
@@ -142,3 +143,31 @@ def test_peak_memory_of_a_child_process_is_its_own_not_its_parents():
     )
     child_peak = float(child.stdout.split()[-1])
     assert 50 < child_peak < peak_rss_mib() - ballast.nbytes / 2**20 / 2
+
+
+@pytest.mark.parametrize(
+    "gpus, expected",
+    [
+        ([], ["float32", "mixed_bfloat16"]),
+        (["GPU:0"], ["float32", "mixed_bfloat16", "mixed_float16"]),
+    ],
+)
+def test_float16_is_measured_by_default_only_where_a_gpu_is_present(monkeypatch, gpus, expected):
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    assert default_precisions() == expected
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [([], ["float32", "mixed_float16"]), (["--precisions", "mixed_bfloat16"], ["mixed_bfloat16"])],
+)
+def test_cli_measures_the_default_precisions_unless_told_others(monkeypatch, flags, expected):
+    measured = []
+    monkeypatch.setattr(cli, "default_precisions", lambda: ["float32", "mixed_float16"])
+    monkeypatch.setattr(
+        cli, "run", lambda models, modes, precisions, *args, **kwargs: measured.append(precisions) or ""
+    )
+    assert cli.main(["benchmark", "--tables", "models", *flags]) == 0
+    assert measured == [expected]
