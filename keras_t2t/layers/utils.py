@@ -1,6 +1,7 @@
 """Layers and factories the other layers share: T2T-ViT's initialisers, its Dense and LayerNorm."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 LAYER_NORM_EPSILON = 1e-5  # PyTorch's nn.LayerNorm default, which the official checkpoints were trained with
@@ -59,14 +60,18 @@ def dense(
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
 class TokenLayerNormalization(keras.layers.LayerNormalization):
-    """`keras.layers.LayerNormalization` over the last axis, with fewer full-size temporaries.
+    """`keras.layers.LayerNormalization` over the last axis, in a form TensorFlow runs as one kernel.
 
         y = (x - mean) * rsqrt(variance + epsilon) * gamma + beta
 
-    Keras folds gamma into the inverse standard deviation and the mean into an offset, which makes
-    three more token-sized tensors; on CPU, where layer norms are memory-bound, this form makes
-    T2T-ViT-7 inference about 5% faster. Same weights and, up to rounding, the same results. Like
-    Keras, it computes in float32 under mixed precision.
+    The normalisation runs as a training-mode `FusedBatchNormV3` on a `(1, rows, dim, 1)` NCHW view
+    of the input, each row a "channel". On CPU, TensorFlow's graph optimiser rewrites that form,
+    with the scale and offset, into one oneDNN `_MklLayerNorm` kernel where Keras' form runs about
+    ten elementwise and reduction kernels: T2T-ViT-7 inference is about 9% faster. In training,
+    where the rewrite does not apply, the fused batch norm and its fused gradient run, and they are
+    no slower than Keras' form on CPU. On GPU the form runs as cuDNN's batch norm, as Keras 2's
+    LayerNormalization did. Same weights as `keras.layers.LayerNormalization` and, up to rounding,
+    the same results. Like Keras, it computes in float32 under mixed precision.
 
     Input shape: `(..., dim)`. Output shape: the same.
     """
@@ -80,12 +85,25 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        centred = x - ops.mean(x, axis=-1, keepdims=True)
-        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
-        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
-        outputs = centred * ops.rsqrt(variance + self.epsilon) * gamma + beta
-        return ops.cast(outputs, self.compute_dtype)
+        x = tf.cast(inputs, tf.float32)
+        shape = tf.shape(x)
+        # The rewrite matches unit scale and zero offset made by Fill ops. With static shapes,
+        # constant folding would turn them into constants first; a placeholder with a default
+        # keeps the row count a runtime value.
+        rows = tf.raw_ops.PlaceholderWithDefault(input=tf.reduce_prod(shape[:-1]), shape=[])
+        normalized, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=tf.reshape(x, tf.stack([1, rows, shape[-1], 1])),
+            scale=tf.fill([rows], 1.0),
+            offset=tf.fill([rows], 0.0),
+            mean=tf.constant([], tf.float32),
+            variance=tf.constant([], tf.float32),
+            epsilon=self.epsilon,
+            data_format="NCHW",
+            is_training=True,
+        )
+        gamma, beta = tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32)
+        outputs = tf.reshape(normalized, shape) * gamma + beta
+        return tf.cast(outputs, self.compute_dtype)
 
 
 def layer_norm(name: str, dtype=None, keras_layer: bool = False) -> keras.layers.LayerNormalization:

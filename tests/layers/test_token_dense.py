@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_t2t.layers import TokenDense
 from tests import numpy_reference as ref
+from tests.kernels import executed_op_types
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (2, 5, 7), (2, 3, 4, 7)])
@@ -28,29 +29,11 @@ def test_unknown_batch_and_token_counts_in_a_graph():
     np.testing.assert_allclose(function(x), ref.dense(x.astype("float64"), layer), atol=1e-5)
 
 
-def _executed_op_types(function, *args, logdir) -> set[str]:
-    """The types of the kernels TensorFlow ran for `function(*args)`, after graph optimisation."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    function(*args)  # trace and optimise outside the profile
-    tf.profiler.experimental.start(str(logdir))
-    function(*args)
-    tf.profiler.experimental.stop()
-    space = xplane_pb2.XSpace()
-    space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
-    return {
-        plane.event_metadata[event.metadata_id].name.rpartition(":")[2]
-        for plane in space.planes
-        for line in plane.lines
-        for event in line.events
-    }
-
-
 def test_matmul_bias_and_gelu_run_as_one_fused_kernel(tmp_path):
     """Why the layer exists: on 3-D tokens, TensorFlow fuses its matmul, bias and GELU on CPU."""
     layer = TokenDense(16, activation="gelu")
     layer.build((None, 8, 32))
-    op_types = _executed_op_types(tf.function(layer), tf.random.normal((4, 8, 32)), logdir=tmp_path)
+    op_types = executed_op_types(tf.function(layer), tf.random.normal((4, 8, 32)), logdir=tmp_path)
     assert any("FusedMatMul" in op for op in op_types), sorted(op_types)
     assert not {"BiasAdd", "Erfc", "Erf"} & op_types, sorted(op_types)
 

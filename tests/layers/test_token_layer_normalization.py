@@ -1,9 +1,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_t2t.layers import TokenLayerNormalization
 from tests import numpy_reference as ref
+from tests.kernels import executed_op_types
 
 
 @pytest.mark.parametrize("shape", [(6, 10), (2, 5, 10)])
@@ -14,6 +16,44 @@ def test_matches_numpy_layer_normalisation(shape):
     )
     out = np.asarray(layer(x))
     np.testing.assert_allclose(out, ref.norm(x.astype("float64"), layer), atol=1e-5)
+
+
+def test_unknown_batch_and_token_counts_in_a_graph():
+    layer = TokenLayerNormalization(epsilon=1e-5, gamma_initializer="random_normal")
+    layer.build((None, None, 10))
+    function = tf.function(layer, input_signature=[tf.TensorSpec((None, None, 10), tf.float32)])
+    x = np.random.default_rng(2).normal(size=(3, 4, 10)).astype("float32")
+    np.testing.assert_allclose(function(x), ref.norm(x.astype("float64"), layer), atol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_gradients_match_keras_layer_normalization(jit_compile):
+    x = tf.constant(np.random.default_rng(3).normal(2.0, 3.0, size=(2, 7, 12)).astype("float32"))
+    weights = np.random.default_rng(4).normal(size=(2, 12)).astype("float32")
+    token, plain = TokenLayerNormalization(epsilon=1e-5), keras.layers.LayerNormalization(epsilon=1e-5)
+    for layer in (token, plain):
+        layer.build(x.shape)
+        layer.set_weights(list(weights))
+
+    def gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * tf.range(12, dtype=tf.float32))
+        return tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])
+
+    computed = tf.function(lambda: gradients(token), jit_compile=jit_compile)()
+    for got, expected in zip(computed, gradients(plain), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path):
+    """Why the layer has its form: on CPU, TensorFlow rewrites it into oneDNN's layer norm kernel,
+    with the static shapes Keras traces its predict function with."""
+    layer = TokenLayerNormalization(epsilon=1e-5)
+    layer.build((None, 8, 32))
+    op_types = executed_op_types(tf.function(layer), tf.random.normal((4, 8, 32)), logdir=tmp_path)
+    assert "_MklLayerNorm" in op_types, sorted(op_types)
+    assert not {"Mean", "Rsqrt", "FusedBatchNormV3", "_MklNativeFusedBatchNormV3"} & op_types
 
 
 def test_computes_in_float32_and_returns_the_policy_dtype():

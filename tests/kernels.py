@@ -1,0 +1,21 @@
+"""The kernels TensorFlow actually runs for a function, read from a profiler trace."""
+
+import tensorflow as tf
+
+
+def executed_op_types(function, *args, logdir) -> set[str]:
+    """The types of the kernels TensorFlow ran for `function(*args)`, after graph optimisation."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    function(*args)  # trace and optimise outside the profile
+    tf.profiler.experimental.start(str(logdir))
+    function(*args)
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
+    return {
+        plane.event_metadata[event.metadata_id].name.rpartition(":")[2]
+        for plane in space.planes
+        for line in plane.lines
+        for event in line.events
+    }
