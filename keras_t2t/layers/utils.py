@@ -85,12 +85,12 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
+        # The rewrite needs an input of the output's shape (the optimiser would merge a reshape
+        # before this layer, e.g. a soft split's, into the one below) and Fill ops for the scale
+        # and offset (with static shapes it would fold them into constants).
+        x = _opaque_to_graph_optimizer(tf.cast(inputs, tf.float32))
         shape = tf.shape(x)
-        # The rewrite matches unit scale and zero offset made by Fill ops. With static shapes,
-        # constant folding would turn them into constants first; a placeholder with a default
-        # keeps the row count a runtime value.
-        rows = tf.raw_ops.PlaceholderWithDefault(input=tf.reduce_prod(shape[:-1]), shape=[])
+        rows = _opaque_to_graph_optimizer(tf.reduce_prod(shape[:-1]))
         normalized, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
             x=tf.reshape(x, tf.stack([1, rows, shape[-1], 1])),
             scale=tf.fill([rows], 1.0),
@@ -104,6 +104,11 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
         gamma, beta = tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32)
         outputs = tf.reshape(normalized, shape) * gamma + beta
         return tf.cast(outputs, self.compute_dtype)
+
+
+def _opaque_to_graph_optimizer(tensor: tf.Tensor) -> tf.Tensor:
+    """`tensor` behind an identity that TensorFlow's graph optimiser neither folds nor looks through."""
+    return tf.raw_ops.PlaceholderWithDefault(input=tensor, shape=tensor.shape)
 
 
 def layer_norm(name: str, dtype=None, keras_layer: bool = False) -> keras.layers.LayerNormalization:

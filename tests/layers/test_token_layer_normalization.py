@@ -46,12 +46,18 @@ def test_gradients_match_keras_layer_normalization(jit_compile):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path):
+@pytest.mark.parametrize("after_a_reshape", [False, True])
+def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path, after_a_reshape):
     """Why the layer has its form: on CPU, TensorFlow rewrites it into oneDNN's layer norm kernel,
-    with the static shapes Keras traces its predict function with."""
+    with the static shapes Keras traces its predict function with, and also where the tokens come
+    straight from a reshape (as from a soft split)."""
     layer = TokenLayerNormalization(epsilon=1e-5)
     layer.build((None, 8, 32))
-    op_types = executed_op_types(tf.function(layer), tf.random.normal((4, 8, 32)), logdir=tmp_path)
+    if after_a_reshape:
+        function, x = tf.function(lambda t: layer(tf.reshape(t, (4, 8, 32)))), tf.random.normal((4, 256))
+    else:
+        function, x = tf.function(layer), tf.random.normal((4, 8, 32))
+    op_types = executed_op_types(function, x, logdir=tmp_path)
     assert "_MklLayerNorm" in op_types, sorted(op_types)
     assert not {"Mean", "Rsqrt", "FusedBatchNormV3", "_MklNativeFusedBatchNormV3"} & op_types
 
