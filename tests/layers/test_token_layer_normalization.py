@@ -26,8 +26,9 @@ def test_unknown_batch_and_token_counts_in_a_graph():
     np.testing.assert_allclose(function(x), ref.norm(x.astype("float64"), layer), atol=1e-5)
 
 
+@pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_gradients_match_keras_layer_normalization(jit_compile):
+def test_both_forms_and_their_gradients_match_keras_layer_normalization(training, jit_compile):
     x = tf.constant(np.random.default_rng(3).normal(2.0, 3.0, size=(2, 7, 12)).astype("float32"))
     weights = np.random.default_rng(4).normal(size=(2, 12)).astype("float32")
     token, plain = TokenLayerNormalization(epsilon=1e-5), keras.layers.LayerNormalization(epsilon=1e-5)
@@ -35,15 +36,53 @@ def test_gradients_match_keras_layer_normalization(jit_compile):
         layer.build(x.shape)
         layer.set_weights(list(weights))
 
-    def gradients(layer):
+    def outputs_and_gradients(layer, **kwargs):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.reduce_sum(layer(x) * tf.range(12, dtype=tf.float32))
-        return tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])
+            y = layer(x, **kwargs)
+            loss = tf.reduce_sum(y * tf.range(12, dtype=tf.float32))
+        return [y, *tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])]
 
-    computed = tf.function(lambda: gradients(token), jit_compile=jit_compile)()
-    for got, expected in zip(computed, gradients(plain), strict=True):
+    computed = tf.function(lambda: outputs_and_gradients(token, training=training), jit_compile=jit_compile)()
+    for got, expected in zip(computed, outputs_and_gradients(plain), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def _graph_op_types(layer, x, **kwargs) -> set[str]:
+    graph = tf.function(lambda t: layer(t, **kwargs)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_training_and_gpus_get_the_plain_form(monkeypatch):
+    """The batch-norm form is for CPU inference: XLA compiles its gradient badly, and its fused
+    kernel exists on CPU only."""
+    layer = TokenLayerNormalization(epsilon=1e-5)
+    x = tf.random.normal((2, 3, 8))
+    layer.build(x.shape)
+    assert "FusedBatchNormV3" in _graph_op_types(layer, x)
+    assert "FusedBatchNormV3" in _graph_op_types(layer, x, training=False)
+    assert "FusedBatchNormV3" not in _graph_op_types(layer, x, training=True)
+    monkeypatch.setattr(
+        tf.config, "list_logical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else []
+    )
+    assert "FusedBatchNormV3" not in _graph_op_types(layer, x)
+
+
+def test_fit_uses_the_plain_form_and_predict_the_fused_one_inside_other_layers(monkeypatch):
+    """Keras passes `training` from `fit` and `predict` down to the layer norms that a block calls
+    without it."""
+    from keras_t2t.layers import TransformerBlock
+
+    model = keras.Sequential([keras.Input((4, 8)), TransformerBlock(num_heads=2)])
+    model.compile(optimizer="sgd", loss="mse")
+    calls = []
+    original = tf.raw_ops.FusedBatchNormV3
+    monkeypatch.setattr(tf.raw_ops, "FusedBatchNormV3", lambda **kw: calls.append(1) or original(**kw))
+    x = np.random.default_rng(5).normal(size=(4, 4, 8)).astype("float32")
+    model.fit(x, x, epochs=1, verbose=0)
+    assert not calls
+    model.predict(x, verbose=0)
+    assert len(calls) == 2  # the block's norm1 and norm2
 
 
 @pytest.mark.parametrize("after_a_reshape", [False, True])
