@@ -149,7 +149,6 @@ def main(argv: list[str] | None = None) -> dict:
         model = keras_t2t.create_model(args.model, weights=args.weights)
     export_dir = args.export_dir or os.path.join("serving", model.name)
     model_name = os.path.basename(os.path.abspath(export_dir))
-    # With TF Serving's warm-up requests, which need tensorflow-serving-api (keras_t2t[export]).
     version_dir = keras_t2t.export.saved_model(model, export_dir)
     print(f"exported:   {version_dir}")
 

@@ -44,7 +44,7 @@ def load_pretrained(name: str, weights: str, image_size: int, classes: int, **kw
             name, weights=weights, input_shape=input_shape, classes=classes, **kwargs
         )
     model = keras_t2t.create_model(name, input_shape=input_shape, classes=classes, **kwargs)
-    transfer_backbone(keras.saving.load_model(weights), model)
+    transfer_backbone(keras_t2t.load_model(weights), model)
     return model
 
 

@@ -20,7 +20,7 @@ from keras_t2t.benchmark import (
 )
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
-from keras_t2t.models import VARIANTS, create_model, list_models
+from keras_t2t.models import VARIANTS, create_model, list_models, load_model
 from keras_t2t.training import (
     add_recipe_arguments,
     demo_recipe,
@@ -217,7 +217,7 @@ def _load_classifier(args) -> keras.Model:
                 + ", ".join("--" + flag.replace("_", "-") for flag in given)
                 + "."
             )
-        model = keras.saving.load_model(args.weights)
+        model = load_model(args.weights)
         if args.model is not None and args.model != model.name:
             raise ValueError(
                 f"{args.weights} holds the model {model.name!r}, not {args.model!r}: leave out --model "
@@ -299,10 +299,20 @@ def _run_export(args) -> int:
 
 
 def _add_predict_parser(subparsers) -> None:
-    parser = subparsers.add_parser("predict", help="classify JPEG or PNG files and print the best classes")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify image files and print the best classes",
+        description="Classifies each file (JPEG, PNG, GIF, BMP or WebP). A file that cannot be read "
+        "is reported by name on stderr, the others are still classified, and the exit status is 1.",
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, GIF, BMP or WebP files")
     _add_classifier_arguments(parser)
-    parser.add_argument("--top", type=int, default=5, help="classes to print per image (default 5)")
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        help="classes to print per image (default 5, or every class of a model with fewer)",
+    )
     parser.set_defaults(handler=_run_predict)
 
 
@@ -315,11 +325,23 @@ def _run_predict(args) -> int:
         crop_pct=args.crop_pct,
         interpolation=args.interpolation,
     )
-    for path, best in zip(args.images, predictions, strict=True):
-        print(path)
-        for name, probability in best:
+    failed = 0
+    for prediction in predictions:
+        if prediction.error is not None:
+            failed += 1
+            print(
+                f"keras-t2t predict: cannot classify {prediction.path}: {prediction.error}", file=sys.stderr
+            )
+            continue
+        print(prediction.path)
+        for name, probability in prediction.classes:
             print(f"  {probability:.4f}  {name}")
-    return 0
+    if failed:
+        print(
+            f"keras-t2t predict: {failed} of {len(predictions)} files could not be classified",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def _add_visualize_parser(subparsers) -> None:
@@ -327,7 +349,7 @@ def _add_visualize_parser(subparsers) -> None:
         "visualize",
         help="draw an image's attention maps, attention rollout and token feature maps as PNG files",
     )
-    parser.add_argument("image", metavar="IMAGE", help="a JPEG or PNG file")
+    parser.add_argument("image", metavar="IMAGE", help="a JPEG, PNG, GIF, BMP or WebP file")
     _add_classifier_arguments(parser, weights_required=False)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     parser.add_argument(
@@ -359,7 +381,7 @@ def _run_visualize(args) -> int:
             args.compare_model, weights=args.compare_weights, input_shape=(height, width, 3)
         )
     # Classifying first also checks the file, with a clear error for one that is not an image.
-    [[(name, probability)]] = export.predict_files(
+    [prediction] = export.predict_files(
         model,
         [args.image],
         top_k=1,
@@ -367,8 +389,11 @@ def _run_visualize(args) -> int:
         crop_pct=args.crop_pct,
         interpolation=args.interpolation,
     )
+    if prediction.error is not None:
+        raise ValueError(f"Cannot classify {args.image}: {prediction.error}")
+    [(name, probability)] = prediction.classes
     with open(args.image, "rb") as f:
-        image = export.decode_image(tf.constant(f.read()))
+        image = export.decode_image(tf.constant(f.read()), jpeg_or_png_only=False)
     image = data.eval_transform(image, (height, width), args.crop_pct, args.interpolation).numpy()
     written = visualize(
         model, image, args.out, block=args.block, compare_with=compare, channels=args.channels
@@ -486,7 +511,11 @@ def _add_train_parser(subparsers) -> None:
         "train",
         help="train a model with the paper's recipe (every setting a flag or a --config file entry)",
         description="Train with the paper's ImageNet recipe; flags override --config, which overrides "
-        "the defaults. A killed run resumes where it stopped when run again with the same output dir.",
+        "the defaults. A killed run resumes where it stopped when run again with the same output dir. "
+        "The recipe is made for ImageNet: its learning rate (5e-4 per 512 images, 6.25e-5 at batch "
+        "64) and 300 epochs of strong augmentation learn slowly on a small folder of images. For "
+        "small data start from `keras-t2t demo --data FOLDER` (a recipe for a few thousand images on "
+        "a CPU) or fine-tune a trained model with examples/finetune.py.",
     )
     add_recipe_arguments(parser)
     parser.set_defaults(handler=_run_train)
@@ -569,6 +598,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
     _add_demo_parser(subparsers)
+    for command in [parser, *subparsers.choices.values()]:
+        # Read by keras_t2t.__main__ before TensorFlow is imported; here so that it is parsed and
+        # listed in --help.
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show TensorFlow's native log (quiet by default, unless TF_CPP_MIN_LOG_LEVEL is set)",
+        )
     return parser
 
 
@@ -579,7 +616,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
         print(f"keras-t2t {args.command}: error: {error}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,6 +13,8 @@ replays before it takes traffic.
 """
 
 import contextlib
+import dataclasses
+import functools
 import os
 import shutil
 import uuid
@@ -33,23 +35,28 @@ WARMUP_FILENAME = "tf_serving_warmup_requests"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def decode_image(image_bytes: tf.Tensor) -> tf.Tensor:
-    """Decodes one encoded JPEG or PNG (scalar string) to `(h, w, 3)` uint8 RGB.
+def decode_image(image_bytes: tf.Tensor, jpeg_or_png_only: bool = True) -> tf.Tensor:
+    """Decodes one encoded image (scalar string) to `(h, w, 3)` uint8 RGB.
 
-    Anything else fails with an error naming the accepted formats, instead of TF's decoder
-    guessing at GIF or BMP.
+    With `jpeg_or_png_only` (the serving signature's contract), anything but a JPEG or PNG fails
+    with an error naming the accepted formats, instead of TF's decoder guessing at GIF or BMP.
+    Without it, every format `tf.io.decode_image` reads (JPEG, PNG, GIF, BMP, WebP) is decoded, as
+    the training pipeline does.
     """
-    is_png = tf.equal(tf.strings.substr(image_bytes, 0, len(PNG_SIGNATURE)), PNG_SIGNATURE)
-    is_supported = tf.logical_or(tf.io.is_jpeg(image_bytes), is_png)
-    check = tf.debugging.Assert(
-        is_supported,
-        [
-            "image_bytes holds an element that is neither a JPEG nor a PNG image; send the file's "
-            'encoded bytes (base64 in a {"b64": ...} object for REST). It starts with:',
-            tf.strings.substr(image_bytes, 0, 16),
-        ],
-    )
-    with tf.control_dependencies([check]):
+    checks = []
+    if jpeg_or_png_only:
+        is_png = tf.equal(tf.strings.substr(image_bytes, 0, len(PNG_SIGNATURE)), PNG_SIGNATURE)
+        checks.append(
+            tf.debugging.Assert(
+                tf.logical_or(tf.io.is_jpeg(image_bytes), is_png),
+                [
+                    "image_bytes holds an element that is neither a JPEG nor a PNG image; send the "
+                    'file\'s encoded bytes (base64 in a {"b64": ...} object for REST). It starts with:',
+                    tf.strings.substr(image_bytes, 0, 16),
+                ],
+            )
+        )
+    with tf.control_dependencies(checks):
         image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8, expand_animations=False)
     return tf.ensure_shape(image, [None, None, 3])
 
@@ -127,12 +134,14 @@ class ServingFunctions:
         images = tf.ensure_shape(images, self.images_spec().shape)
         return self.classify(images)
 
-    def serve_image_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The `serving_bytes` signature: decode, evaluation transform, classify."""
+    def serve_image_bytes(
+        self, image_bytes: tf.Tensor, jpeg_or_png_only: bool = True
+    ) -> dict[str, tf.Tensor]:
+        """The `serving_bytes` signature: decode (see `decode_image`), evaluation transform, classify."""
         image_bytes = tf.ensure_shape(image_bytes, [None])
         images = tf.map_fn(
             lambda encoded: eval_transform(
-                decode_image(encoded), self.image_size, self.crop_pct, self.interpolation
+                decode_image(encoded, jpeg_or_png_only), self.image_size, self.crop_pct, self.interpolation
             ),
             image_bytes,
             fn_output_signature=tf.TensorSpec([*self.image_size, 3], tf.float32),
@@ -171,8 +180,7 @@ def saved_model(
         use_ema: export the exponential moving average of the weights when the model's optimizer
             keeps one (`use_ema=True` in Keras optimizers); the model's own weights are left as
             they were.
-        warmup_requests: write `assets.extra/tf_serving_warmup_requests` (needs the
-            `tensorflow-serving-api` package: `pip install keras_t2t[export]`).
+        warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
 
     Returns:
         The path of the written version folder.
@@ -242,54 +250,93 @@ def warmup_request_inputs(serving: ServingFunctions) -> dict[str, dict[str, np.n
 
 def write_warmup_requests(saved_model_dir: str, serving: ServingFunctions, model_name: str) -> str:
     """Writes `assets.extra/tf_serving_warmup_requests`: a TFRecord of PredictionLog protos."""
-    try:
-        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-    except ImportError as error:
-        raise ImportError(
-            "Writing TF Serving warm-up requests needs the `tensorflow-serving-api` package: "
-            "`pip install keras_t2t[export]`, or pass `warmup_requests=False`."
-        ) from error
     path = os.path.join(saved_model_dir, "assets.extra", WARMUP_FILENAME)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
         for signature, inputs in warmup_request_inputs(serving).items():
-            request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
-            )
-            for name, value in inputs.items():
-                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log.SerializeToString())
+            writer.write(prediction_log(model_name, signature, inputs))
     return path
 
 
-def predict_files(
-    model: keras.Model, paths: Sequence[str], **serving_kwargs
-) -> list[list[tuple[str, float]]]:
-    """Classifies image files through the same graph as the `serving_bytes` signature.
+def prediction_log(model_name: str, signature_name: str, inputs: dict[str, np.ndarray]) -> bytes:
+    """A serialized `tensorflow.serving.PredictionLog` holding one PredictRequest.
+
+    Encoded here, field by field, so that exporting needs no `tensorflow-serving-api` (whose
+    releases each pin a TensorFlow minor version); the field numbers are those of
+    tensorflow_serving/apis/{prediction_log,predict,model}.proto. The tests parse the result with
+    that package.
+    """
+    model_spec = _proto_field(1, model_name.encode()) + _proto_field(3, signature_name.encode())
+    request = _proto_field(1, model_spec)  # PredictRequest.model_spec
+    for name, value in inputs.items():
+        # PredictRequest.inputs, a map<string, TensorProto>: one (key 1, value 2) entry each.
+        entry = _proto_field(1, name.encode()) + _proto_field(
+            2, tf.make_tensor_proto(value).SerializeToString()
+        )
+        request += _proto_field(2, entry)
+    predict_log = _proto_field(1, request)  # PredictLog.request
+    return _proto_field(6, predict_log)  # PredictionLog.predict_log
+
+
+def _proto_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2: strings, bytes and messages)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        encoded.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
+@dataclasses.dataclass(frozen=True)
+class FilePrediction:
+    """What `predict_files` found for one file: its best classes, or why it has none."""
+
+    path: str
+    classes: list[tuple[str, float]]  # (class name, probability), best first; empty on error
+    error: str | None = None
+
+
+def predict_files(model: keras.Model, paths: Sequence[str], **serving_kwargs) -> list[FilePrediction]:
+    """Classifies image files through the `serving_bytes` signature's graph.
+
+    Files are read in every format the training pipeline reads (JPEG, PNG, GIF, BMP, WebP), not
+    only the signature's JPEG and PNG. A file that cannot be read or decoded does not stop the
+    others: its entry carries the error instead of classes.
 
     Args:
         model: the classifier.
-        paths: JPEG or PNG files.
+        paths: image files.
         **serving_kwargs: `ServingFunctions` arguments (`top_k`, `class_names`, `crop_pct`, ...).
 
     Returns:
-        Per file, its `top_k` `(class_name, probability)` pairs, best first.
+        One `FilePrediction` per path, in order.
     """
     serving = ServingFunctions(model, **serving_kwargs)
-    serve = tf.function(serving.serve_image_bytes, input_signature=[serving.image_bytes_spec()])
+    serve = tf.function(
+        functools.partial(serving.serve_image_bytes, jpeg_or_png_only=False),
+        input_signature=[serving.image_bytes_spec()],
+    )
     predictions = []
-    # One file a call, so that an unreadable file is named in the error.
+    # One file a call, so that an unreadable file is told apart from the others.
     for path in paths:
-        with open(path, "rb") as f:
-            encoded = f.read()
         try:
-            outputs = serve(tf.constant([encoded]))
+            with open(path, "rb") as f:
+                outputs = serve(tf.constant([f.read()]))
+        except OSError as error:
+            predictions.append(FilePrediction(path, [], f"cannot read it ({error.strerror or error})"))
+            continue
         except tf.errors.InvalidArgumentError as error:
-            raise ValueError(f"Cannot classify {path}: {_error_text(error)}") from error
+            predictions.append(FilePrediction(path, [], _error_text(error)))
+            continue
         names = outputs["top_k_class_names"].numpy()[0]
         scores = outputs["top_k_scores"].numpy()[0]
-        predictions.append([(n.decode(), float(p)) for n, p in zip(names, scores, strict=True)])
+        classes = [(n.decode(), float(p)) for n, p in zip(names, scores, strict=True)]
+        predictions.append(FilePrediction(path, classes))
     return predictions
 
 

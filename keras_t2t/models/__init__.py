@@ -5,6 +5,7 @@ from keras_t2t.models.dense import T2TViT_Dense
 from keras_t2t.models.ghost import T2TViT16_Ghost, ViT_Ghost
 from keras_t2t.models.preprocessing import preprocess_input
 from keras_t2t.models.registry import create_model, list_models
+from keras_t2t.models.saving import load_model
 from keras_t2t.models.se import T2TViT14_SE, ViT_SE
 from keras_t2t.models.t2t_vit import (
     T2TViT7,
@@ -48,5 +49,6 @@ __all__ = [
     "ViT_SW",
     "create_model",
     "list_models",
+    "load_model",
     "preprocess_input",
 ]

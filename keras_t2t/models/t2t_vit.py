@@ -9,6 +9,7 @@ from keras_t2t.layers.utils import dense
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.preprocessing import imagenet_normalization
 from keras_t2t.models.registry import register_model
+from keras_t2t.models.saving import check_keras_archive
 from keras_t2t.models.variants import VARIANTS, Variant
 
 POOLING_MODES = ("token", "avg", "max")
@@ -116,6 +117,8 @@ def _check_weights_argument(weights) -> None:
 
 def load_keras_weights(model: keras.Model, path: str) -> None:
     """Loads a `.weights.h5` or `.keras` file into `model`, explaining a mismatch if there is one."""
+    if path.endswith(".keras"):
+        check_keras_archive(path)
     try:
         model.load_weights(path)
     except (ValueError, OSError) as error:

@@ -2,7 +2,6 @@
 
 import csv
 import dataclasses
-import importlib.util
 import os
 
 import keras
@@ -165,9 +164,6 @@ def train(
     """
     if strategy is None:
         strategy = select_strategy(recipe.tpu)
-    run_dir = worker_dir(strategy, recipe.resolved_output_dir())
-    os.makedirs(run_dir, exist_ok=True)
-    recipe.save(os.path.join(run_dir, RECIPE_FILENAME))
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -181,6 +177,11 @@ def train(
             f"examples of {recipe.data!r}: lower batch_size or set steps_per_epoch."
         )
     model = _compiled_model(recipe, strategy, info.num_classes, steps_per_epoch, global_batch)
+    # Only now that data, model and settings have been checked: a run that cannot start leaves
+    # no folder behind.
+    run_dir = worker_dir(strategy, recipe.resolved_output_dir())
+    os.makedirs(run_dir, exist_ok=True)
+    recipe.save(os.path.join(run_dir, RECIPE_FILENAME))
 
     backup = ResumableBackup(os.path.join(run_dir, BACKUP_DIRNAME), recipe.backup_every_steps)
     backup.set_model(model)
@@ -359,18 +360,10 @@ def _export(recipe: Recipe, model: keras.Model, class_names: list[str], run_dir:
     # Imported here: export imports this package (for the EMA helpers).
     from keras_t2t import export
 
-    # The warm-up requests need the optional tensorflow-serving-api; a run does not fail for it.
-    warmup_requests = importlib.util.find_spec("tensorflow_serving") is not None
-    if not warmup_requests:
-        print(
-            "Exporting without TF Serving warm-up requests: they need `pip install keras_t2t[export]` "
-            "(keras-t2t export --weights best.keras adds them later)."
-        )
     return export.saved_model(
         model,
         os.path.join(run_dir, SERVING_DIRNAME, recipe.model),
         class_names=class_names,
         crop_pct=recipe.crop_pct,
         interpolation=recipe.interpolation,
-        warmup_requests=warmup_requests,
     )

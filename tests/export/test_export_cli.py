@@ -1,8 +1,10 @@
+import io
 import os
 import re
 
 import keras
 import numpy as np
+import PIL.Image
 import pytest
 import tensorflow as tf
 
@@ -128,8 +130,6 @@ def test_predict_with_keras_weights_and_imagenet_names(files, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["predict", "{folder}/names.txt", "--weights", "{folder}/tiny.keras"], "names.txt.*neither a JPEG"),
-        (["predict", "{folder}/missing.png", "--weights", "{folder}/tiny.keras"], "missing.png"),
         (["predict", "{folder}/a.png", "--weights", "{folder}/x.weights.h5"], "--model is needed"),
         (
             ["predict", "{folder}/a.png", "--weights", "{folder}/tiny.keras", "--classes", "5"],
@@ -145,3 +145,63 @@ def test_predict_with_keras_weights_and_imagenet_names(files, capsys):
 def test_mistakes_are_explained(files, capsys, argv, message):
     assert main([arg.format(folder=files) for arg in argv]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_predict_defaults_work_for_a_model_with_fewer_than_five_classes(tmp_path, capsys):
+    model = small_classifier(classes=3)
+    model.save(tmp_path / "three.keras")
+    picture = random_image(30, 20)
+    (tmp_path / "a.png").write_bytes(encode(picture, "png"))
+    assert main(["predict", str(tmp_path / "a.png"), "--weights", str(tmp_path / "three.keras")]) == 0
+    [row] = np.asarray(model(keras_t2t.preprocess_input(eval_transform(picture, (16, 16))[None])))
+    expected = [str(tmp_path / "a.png")] + [f"  {row[i]:.4f}  {i}" for i in np.argsort(-row)]
+    assert capsys.readouterr().out.splitlines() == expected
+
+
+def _pil_encode(image: np.ndarray, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(image).save(
+        buffer, image_format, **({"lossless": True} if image_format == "WEBP" else {})
+    )
+    return buffer.getvalue()
+
+
+def test_predict_classifies_every_readable_file_and_names_the_others(tiny_t2t, files, tmp_path, capsys):
+    picture = random_image(50, 40, seed=3)
+    good = {}
+    for image_format in ("BMP", "GIF", "WEBP"):
+        good[image_format] = tmp_path / f"picture.{image_format.lower()}"
+        good[image_format].write_bytes(_pil_encode(picture, image_format))
+    (tmp_path / "text.jpg").write_text("not an image")
+    paths = [good["BMP"], tmp_path / "text.jpg", good["GIF"], tmp_path / "missing.png", good["WEBP"]]
+    argv = ["predict", *map(str, paths), "--weights", str(files / "tiny.keras"), "--top", "2"]
+    assert main(argv + ["--class-names", str(files / "names.txt")]) == 1
+    captured = capsys.readouterr()
+
+    lines = []
+    for path in (good["BMP"], good["GIF"], good["WEBP"]):
+        # Decoded by Pillow, independently of TensorFlow's decoders.
+        decoded = np.asarray(PIL.Image.open(path).convert("RGB"))
+        [row] = np.asarray(tiny_t2t(eval_transform(decoded, (32, 32))[None]))
+        lines += [str(path)] + [f"  {row[i]:.4f}  {CLASS_NAMES[i]}" for i in np.argsort(-row)[:2]]
+    assert captured.out.splitlines() == lines
+    errors = captured.err.splitlines()
+    assert len(errors) == 3
+    assert re.search(r"cannot classify .*text\.jpg: Unknown image file format", errors[0])
+    assert re.search(r"cannot classify .*missing\.png: cannot read it \(No such file", errors[1])
+    assert errors[2] == "keras-t2t predict: 2 of 5 files could not be classified"
+
+
+def test_a_corrupt_keras_file_is_named_as_such(files, tmp_path, capsys):
+    whole = (files / "tiny.keras").read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "text.keras").write_text("not a zip")
+    for name in ("truncated.keras", "text.keras"):
+        path = str(tmp_path / name)
+        assert main(["predict", str(files / "a.png"), "--weights", path]) == 2
+        error = capsys.readouterr().err
+        assert f"'{path}' exists but is not a readable .keras archive: it is truncated or not a zip" in error
+        with pytest.raises(ValueError, match="exists but is not a readable .keras archive"):
+            keras_t2t.create_model("t2t_vit_7", weights=path)
+    assert main(["predict", str(files / "a.png"), "--weights", str(tmp_path / "none.keras")]) == 2
+    assert "Model file not found" in capsys.readouterr().err

@@ -12,8 +12,9 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from keras_t2t import export
 from keras_t2t.data import eval_transform
-from tests.export.conftest import CLASS_NAMES, encode, random_image
+from tests.export.conftest import CLASS_NAMES, encode, random_image, small_classifier
 from tests.export.tf_serving import rest_predict
 
 BARE_PROCESS = textwrap.dedent(
@@ -211,3 +212,34 @@ def test_warmup_requests_replay_for_each_signature(exported, grpc_stub):
         probabilities = tf.make_ndarray(response.outputs["probabilities"])
         assert probabilities.shape == (1, 5)
         np.testing.assert_allclose(probabilities.sum(), 1.0, atol=1e-5)
+
+
+def test_warmup_records_are_the_serving_api_messages():
+    inputs = {"images": np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3), "extra": np.array([b"x"], object)}
+    expected = predict_pb2.PredictRequest()
+    expected.model_spec.name = "a_model"
+    expected.model_spec.signature_name = "serving_bytes"
+    for name, value in inputs.items():
+        expected.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    log = prediction_log_pb2.PredictionLog.FromString(
+        export.prediction_log("a_model", "serving_bytes", inputs)
+    )
+    assert log.WhichOneof("log_type") == "predict_log"
+    assert log.predict_log.request == expected
+
+
+def test_the_default_export_needs_no_serving_api(tmp_path, monkeypatch):
+    # As on a plain install: `import tensorflow_serving` fails.
+    for name in [name for name in sys.modules if name.startswith("tensorflow_serving")] + [
+        "tensorflow_serving"
+    ]:
+        monkeypatch.setitem(sys.modules, name, None)
+    path = export.saved_model(small_classifier(), str(tmp_path / "small"))
+    records = tf.data.TFRecordDataset(os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))
+    logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy()) for record in records]
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == [
+        "serving_default",
+        "serving_bytes",
+    ]
+    images = tf.make_ndarray(logs[0].predict_log.request.inputs["images"])
+    np.testing.assert_array_equal(images, np.full((1, 16, 16, 3), 128.0, np.float32))

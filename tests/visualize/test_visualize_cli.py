@@ -63,4 +63,4 @@ def test_a_file_that_is_not_an_image_is_named(files, tmp_path, capsys):
     argv = ["visualize", str(files / "names.txt"), "--weights", str(files / "tiny.keras")]
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "names.txt" in err and "neither a JPEG nor a PNG" in err
+    assert "names.txt" in err and "Unknown image file format" in err
