@@ -135,14 +135,14 @@ def test_cli_prints_the_profile_table(capsys):
 def test_peak_memory_of_a_child_process_is_its_own_not_its_parents():
     """`ru_maxrss` would report at least this process's size in a child it starts."""
     ballast = np.ones(1536 * 2**20 // 8)  # 1.5 GiB, touched
-    child = subprocess.run(
-        [sys.executable, "-c", "from keras_t2t.benchmark import peak_rss_mib; print(peak_rss_mib())"],
-        capture_output=True,
-        text=True,
-        check=True,
+    # The child touches 200 MiB of its own.
+    script = (
+        "import numpy as np; from keras_t2t.benchmark import peak_rss_mib; "
+        "own = np.ones(200 * 2**20 // 8); print(peak_rss_mib())"
     )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     child_peak = float(child.stdout.split()[-1])
-    assert 50 < child_peak < peak_rss_mib() - ballast.nbytes / 2**20 / 2
+    assert 200 < child_peak < peak_rss_mib() - ballast.nbytes / 2**20 / 2
 
 
 @pytest.mark.parametrize(

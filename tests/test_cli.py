@@ -1,3 +1,11 @@
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import pytest
+
+import keras_t2t.__main__
 from keras_t2t.cli import main
 
 
@@ -13,3 +21,42 @@ def test_summary_at_another_size_and_bad_size(capsys):
     assert "21,691,470 total" in capsys.readouterr().out
     assert main(["summary", "--model", "t2t_vit_7", "--image-size", "100"]) == 2
     assert "multiples of 16" in capsys.readouterr().err
+
+
+def _run_command(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | env
+    return subprocess.run(
+        [sys.executable, "-m", "keras_t2t", *argv],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+
+
+def test_the_command_starts_tensorflow_quiet_unless_asked():
+    quiet = _run_command("summary", "--model", "t2t_vit_7")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "4,310,222 total" in quiet.stdout
+    assert quiet.stderr == ""
+    # TensorFlow's own notices (oneDNN, CPU features, CUDA probe) are back on request.
+    verbose = _run_command("summary", "--model", "t2t_vit_7", "--verbose")
+    assert verbose.returncode == 0 and verbose.stdout == quiet.stdout
+    assert verbose.stderr != ""
+    own_level = _run_command("summary", "--model", "t2t_vit_7", TF_CPP_MIN_LOG_LEVEL="0")
+    assert own_level.returncode == 0 and own_level.stderr != ""
+
+
+def test_the_installed_command_is_the_quiet_entry_point():
+    [entry_point] = importlib.metadata.entry_points(group="console_scripts", name="keras-t2t")
+    assert entry_point.value == "keras_t2t.__main__:main"
+
+
+def test_what_the_quiet_import_held_back_is_shown_when_it_fails(capfd):
+    with pytest.raises(RuntimeError, match="broken"), keras_t2t.__main__._stderr_shown_only_on_failure():
+        os.write(2, b"native: the reason it broke\n")
+        raise RuntimeError("broken")
+    assert capfd.readouterr().err == "native: the reason it broke\n"
+    with keras_t2t.__main__._stderr_shown_only_on_failure():
+        os.write(2, b"native: a notice\n")
+    assert capfd.readouterr().err == ""

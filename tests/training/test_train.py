@@ -198,3 +198,30 @@ def test_the_attention_chunk_flag_reaches_the_transformer_t2t_layers():
     )
     t2t = build_model(recipe, num_classes=3).get_layer("backbone").tokens_to_token
     assert t2t.attention1.attn.query_chunk_size == t2t.attention2.attn.query_chunk_size == 16
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(data="{tmp}/no/such/folder"), "no/such/folder"),
+        (dict(image_size=30), "multiple"),
+        (dict(batch_size=1000, steps_per_epoch=None), "larger than the 64 training examples"),
+    ],
+)
+def test_a_run_that_cannot_start_leaves_no_folder(textured_data_dir, tmp_path, overrides, message):
+    overrides = {
+        key: value.format(tmp=tmp_path) if isinstance(value, str) else value
+        for key, value in overrides.items()
+    }
+    output_dir = tmp_path / "run"
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        train(tiny_recipe(textured_data_dir, str(output_dir), **overrides))
+    assert not output_dir.exists()
+
+
+def test_train_help_points_small_data_to_the_demo_recipe_and_finetuning(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "keras-t2t demo --data FOLDER" in help_text
+    assert "examples/finetune.py" in help_text
