@@ -88,12 +88,15 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs, training=None):
-        x = tf.cast(inputs, tf.float32)
         if training or tf.config.list_logical_devices("GPU"):
+            x = tf.cast(inputs, tf.float32)
             normalized = _centred_normalization(x, self.epsilon)
         else:
+            # oneDNN's kernel computes the statistics in float32 for bfloat16 data too, so bfloat16
+            # inputs go in as they are: no casts of the activations before and after.
+            x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, tf.float32)
             normalized = _batch_norm_over_rows(x, self.epsilon)
-        gamma, beta = tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32)
+        gamma, beta = tf.cast(self.gamma, x.dtype), tf.cast(self.beta, x.dtype)
         return tf.cast(normalized * gamma + beta, self.compute_dtype)
 
 

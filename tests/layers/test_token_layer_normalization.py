@@ -101,6 +101,30 @@ def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path, after_a_reshap
     assert not {"Mean", "Rsqrt", "FusedBatchNormV3", "_MklNativeFusedBatchNormV3"} & op_types
 
 
+@pytest.mark.parametrize("policy", ["bfloat16", "mixed_bfloat16"])
+def test_bfloat16_inference_runs_the_fused_kernel_on_the_bfloat16_tokens(tmp_path, policy):
+    """oneDNN normalises bfloat16 with float32 statistics itself: no casts of the tokens around it
+    (with bfloat16 weights, no cast at all)."""
+    x = np.random.default_rng(6).normal(2.0, 3.0, size=(4, 8, 32)).astype("float32")
+    layer = TokenLayerNormalization(
+        epsilon=1e-5, gamma_initializer="random_normal", beta_initializer="random_normal", dtype=policy
+    )
+    tokens = tf.cast(x, tf.bfloat16)
+    layer.build(tokens.shape)
+    op_types = executed_op_types(tf.function(layer), tokens, logdir=tmp_path)
+    assert "_MklLayerNorm" in op_types, sorted(op_types)
+    if policy == "bfloat16":
+        assert "Cast" not in op_types
+    out = layer(tokens)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    gamma, beta = (
+        np.asarray(tf.cast(tf.cast(w, tf.bfloat16), tf.float32)) for w in (layer.gamma, layer.beta)
+    )
+    expected = ref.layer_norm(np.asarray(tf.cast(tokens, tf.float64)), gamma, beta, 1e-5)
+    # bfloat16 keeps 8 significant bits: a relative error of 2**-8 on the output.
+    np.testing.assert_allclose(np.asarray(tf.cast(out, tf.float32)), expected, rtol=2**-7, atol=2**-7)
+
+
 def test_computes_in_float32_and_returns_the_policy_dtype():
     x = np.random.default_rng(1).normal(size=(4, 10)).astype("float32")
     full = TokenLayerNormalization(epsilon=1e-5)
