@@ -42,6 +42,7 @@ _PUBLIC = {
             "list_models",
             "load_model",
             "preprocess_input",
+            "with_dtype",
         )
     },
 }

@@ -3,6 +3,7 @@
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.dense import T2TViT_Dense
 from keras_t2t.models.ghost import T2TViT16_Ghost, ViT_Ghost
+from keras_t2t.models.precision import with_dtype
 from keras_t2t.models.preprocessing import preprocess_input
 from keras_t2t.models.registry import create_model, list_models
 from keras_t2t.models.saving import load_model
@@ -51,4 +52,5 @@ __all__ = [
     "list_models",
     "load_model",
     "preprocess_input",
+    "with_dtype",
 ]

@@ -175,9 +175,12 @@ class T2TViTBackbone(keras.Model):
         super().__init__(
             inputs=images,
             outputs={"sequence_output": sequence, "pooled_output": pooled},
-            dtype=dtype,
             **kwargs,
         )
+        # Functional models take no dtype of their own; set here so that get_config records the
+        # policy the layers were built with (as keras_hub.models.Backbone does).
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         # === Config ===
         self.embed_dim = embed_dim
