@@ -272,6 +272,13 @@ def _add_export_parser(subparsers) -> None:
         default=True,
         help="write assets.extra/tf_serving_warmup_requests (default)",
     )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=export.EXPORT_PRECISIONS,
+        help="float32 (default), or bfloat16: weights stored and matmuls run in bfloat16, for CPUs "
+        "with fast bfloat16 (AMX, AVX512-BF16); inputs and outputs stay float32",
+    )
     parser.set_defaults(handler=_run_export)
 
 
@@ -287,11 +294,14 @@ def _run_export(args) -> int:
         interpolation=args.interpolation,
         use_ema=args.ema,
         warmup_requests=args.warmup,
+        precision=args.precision,
     )
     ema = args.ema and ema_optimizer(model) is not None
     height, width = model.input_shape[1:3]
     print(f"wrote:        {path}")
-    print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}")
+    print(
+        f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}, {args.precision}"
+    )
     print(f"{export.SERVING_DEFAULT}: images float32 [batch, {height}, {width}, 3], RGB 0..255")
     print(f"{export.SERVING_BYTES}:   image_bytes string [batch], JPEG or PNG")
     print(f"serve with:   tensorflow_model_server --model_base_path={args.output} --rest_api_port=8501")
@@ -421,7 +431,8 @@ def _add_benchmark_parser(subparsers) -> None:
         "--precisions",
         nargs="+",
         choices=PRECISIONS,
-        help="dtype policies (default: float32 and mixed_bfloat16, and mixed_float16 where a GPU is present)",
+        help="dtype policies, or bfloat16 for inference with weights stored in bfloat16 "
+        "(default: float32 and mixed_bfloat16, and mixed_float16 where a GPU is present)",
     )
     parser.add_argument(
         "--jit",

@@ -26,12 +26,14 @@ import tensorflow as tf
 
 from keras_t2t.data.transforms import check_crop_pct, eval_transform
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
+from keras_t2t.models.precision import with_dtype
 from keras_t2t.models.preprocessing import preprocess_input
 from keras_t2t.training.ema import ema_weights
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
 WARMUP_FILENAME = "tf_serving_warmup_requests"
+EXPORT_PRECISIONS = ("float32", "bfloat16")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -164,6 +166,7 @@ def saved_model(
     from_logits: bool | None = None,
     use_ema: bool = True,
     warmup_requests: bool = True,
+    precision: str = "float32",
 ) -> str:
     """Exports a classifier as a TensorFlow Serving SavedModel in `export_dir/<version>/`.
 
@@ -181,10 +184,20 @@ def saved_model(
             keeps one (`use_ema=True` in Keras optimizers); the model's own weights are left as
             they were.
         warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
+        precision: "float32" (the default), or "bfloat16": the SavedModel stores the weights in
+            bfloat16 and computes as `mixed_bfloat16` does (see `keras_t2t.models.with_dtype`),
+            for CPUs with fast bfloat16 matmuls (AMX, AVX512-BF16); inputs and outputs stay
+            float32, and the model passed in is not changed.
 
     Returns:
         The path of the written version folder.
     """
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"`precision` must be one of {EXPORT_PRECISIONS}; received precision={precision!r}.")
+    if precision != "float32":
+        # The copy is made from the weights that are to be exported, and has no optimizer.
+        with ema_weights(model) if use_ema else contextlib.nullcontext():
+            model = with_dtype(model, precision)
     serving = ServingFunctions(model, top_k, class_names, crop_pct, interpolation, preprocess, from_logits)
     os.makedirs(export_dir, exist_ok=True)
     if version is None:

@@ -205,3 +205,12 @@ def test_a_corrupt_keras_file_is_named_as_such(files, tmp_path, capsys):
             keras_t2t.create_model("t2t_vit_7", weights=path)
     assert main(["predict", str(files / "a.png"), "--weights", str(tmp_path / "none.keras")]) == 2
     assert "Model file not found" in capsys.readouterr().err
+
+
+def test_export_precision_flag(files, capsys):
+    output = files / "serving_bf16"
+    argv = ["export", "--weights", str(files / "tiny.keras"), "--output", str(output), "--no-warmup"]
+    assert main(argv + ["--precision", "bfloat16"]) == 0
+    assert "the model weights, bfloat16" in capsys.readouterr().out
+    reader = tf.train.load_checkpoint(str(output / "1" / "variables" / "variables"))
+    assert tf.bfloat16 in set(reader.get_variable_to_dtype_map().values())

@@ -194,3 +194,25 @@ def test_models_that_are_not_image_classifiers_are_explained():
     features = keras_t2t.create_model("t2t_vit_7", include_top=False, **TINY)
     with pytest.raises(ValueError, match=r"\(batch, classes\).*include_top=True"):
         export.ServingFunctions(features)
+
+
+def test_a_bfloat16_export_stores_bfloat16_weights_and_serves_float32(tiny_t2t, tmp_path):
+    float32_dir = export.saved_model(tiny_t2t, str(tmp_path / "f32"), warmup_requests=False)
+    bfloat16_dir = export.saved_model(
+        tiny_t2t, str(tmp_path / "bf16"), warmup_requests=False, precision="bfloat16"
+    )
+    stored = dict(tf.train.list_variables(os.path.join(bfloat16_dir, "variables", "variables")))
+    reader = tf.train.load_checkpoint(os.path.join(bfloat16_dir, "variables", "variables"))
+    dtypes = {reader.get_variable_to_dtype_map()[name] for name in stored if "VARIABLE_VALUE" in name}
+    assert tf.bfloat16 in dtypes
+    assert {variable.dtype for variable in tiny_t2t.weights} == {"float32"}  # the model is unchanged
+
+    images = tf.constant(_images(4))
+    served = tf.saved_model.load(bfloat16_dir).signatures["serving_default"](images=images)
+    assert served["probabilities"].dtype == tf.float32
+    expected = keras_t2t.with_dtype(tiny_t2t, "bfloat16").predict_on_batch(images.numpy())
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
+    float32 = tf.saved_model.load(float32_dir).signatures["serving_default"](images=images)
+    np.testing.assert_allclose(served["probabilities"], float32["probabilities"], atol=0.02)
+    with pytest.raises(ValueError, match="`precision` must be one of"):
+        export.saved_model(tiny_t2t, str(tmp_path / "f16"), precision="float16")
