@@ -17,7 +17,9 @@ import statistics
 import tempfile
 import time
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# "bfloat16": inference with the weights stored in bfloat16 (`keras_t2t.models.with_dtype`).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
+INFERENCE_ONLY_PRECISIONS = ("bfloat16",)
 MODES = ("inference", "training")
 
 
@@ -83,10 +85,8 @@ def default_precisions() -> list[str]:
 def _matmul_peak_worker(precision: str, size: int, queue) -> None:
     import tensorflow as tf
 
-    dtype = (
-        tf.bfloat16
-        if precision == "mixed_bfloat16"
-        else (tf.float16 if precision == "mixed_float16" else tf.float32)
+    dtype = {"mixed_bfloat16": tf.bfloat16, "bfloat16": tf.bfloat16, "mixed_float16": tf.float16}.get(
+        precision, tf.float32
     )
     a = tf.random.normal((size, size), dtype=tf.float32)
     a = tf.cast(a, dtype)
@@ -101,9 +101,10 @@ def _model_step(config: dict):
     import numpy as np
 
     from keras_t2t.complexity import count_macs
-    from keras_t2t.models import create_model
+    from keras_t2t.models import create_model, with_dtype
 
-    keras.config.set_dtype_policy(config["precision"])
+    stored_in_bfloat16 = config["precision"] == "bfloat16"
+    keras.config.set_dtype_policy("float32" if stored_in_bfloat16 else config["precision"])
     size = config["image_size"]
     batch = config["batch_size"]
     model = create_model(
@@ -112,6 +113,8 @@ def _model_step(config: dict):
         classifier_activation=None,
         **config["model_kwargs"],
     )
+    if stored_in_bfloat16:
+        model = with_dtype(model, "bfloat16")
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, size, size, 3)).astype("float32")
     labels = rng.integers(0, 1000, (batch,))
@@ -133,7 +136,8 @@ def _model_worker(config: dict, queue) -> None:
     queue.put((config["batch_size"] / seconds, flops / seconds / 1e9, _peak_memory_mib()))
 
 
-def _in_fresh_process(target, *args):
+def in_fresh_process(target, *args):
+    """`target(*args, queue)` in a new (spawned) process; returns what it put on `queue`."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
@@ -154,7 +158,7 @@ def _in_fresh_process(target, *args):
 
 def matmul_peak_gflops(precision: str = "float32", size: int = 4096) -> float:
     """GFLOP/s of a `size` x `size` matmul in the precision's compute dtype."""
-    return _in_fresh_process(_matmul_peak_worker, precision, size)
+    return in_fresh_process(_matmul_peak_worker, precision, size)
 
 
 def _step_config(
@@ -172,6 +176,11 @@ def _step_config(
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    if mode == "training" and precision in INFERENCE_ONLY_PRECISIONS:
+        raise ValueError(
+            f"precision {precision!r} stores the weights in bfloat16, for inference only; train with "
+            "mixed_bfloat16."
+        )
     return dict(
         model=model,
         mode=mode,
@@ -203,7 +212,7 @@ def measure(
     config = _step_config(
         model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
     )
-    images_per_second, gflops, peak = _in_fresh_process(_model_worker, config)
+    images_per_second, gflops, peak = in_fresh_process(_model_worker, config)
     return Result(model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak)
 
 
@@ -237,16 +246,21 @@ def run(
 ) -> str:
     """Measures every combination, reporting the matmul peaks and each row as they come.
 
+    Training rows of the inference-only precisions ("bfloat16") are left out, with a line saying so.
     Returns the Markdown table of all rows.
     """
     peaks = {}
     for precision in precisions:
         peaks[precision] = matmul_peak_gflops(precision)
         report(f"matmul peak ({precision}): {peaks[precision]:.0f} GFLOP/s")
+    if "training" in modes and set(precisions) & set(INFERENCE_ONLY_PRECISIONS):
+        report(f"no training rows for {', '.join(INFERENCE_ONLY_PRECISIONS)}: weights stored for inference")
     results = []
     for model in models:
         for mode in modes:
             for precision in precisions:
+                if mode == "training" and precision in INFERENCE_ONLY_PRECISIONS:
+                    continue
                 for jit in jit_compile:
                     results.append(
                         measure(
@@ -379,7 +393,7 @@ def profile(
     config = _step_config(
         model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
     )
-    step_ms, kernel_ms, op_type_ms = _in_fresh_process(_profile_worker, config)
+    step_ms, kernel_ms, op_type_ms = in_fresh_process(_profile_worker, config)
     return Profile(model, mode, precision, jit_compile, batch_size, step_ms, kernel_ms, op_type_ms)
 
 
@@ -471,7 +485,7 @@ def measure_pipeline(
         source_size=source_size,
         num_images=num_images,
     )
-    images_per_second = _in_fresh_process(_pipeline_worker, config)
+    images_per_second = in_fresh_process(_pipeline_worker, config)
     return PipelineResult(image_size, batch_size, len(os.sched_getaffinity(0)), images_per_second)
 
 

@@ -8,13 +8,13 @@ from keras_t2t import cli
 from keras_t2t.benchmark import (
     Profile,
     Result,
-    _in_fresh_process,
     _kind,
     _part,
     default_precisions,
     format_pipeline_table,
     format_profile,
     format_table,
+    in_fresh_process,
     measure,
     measure_pipeline,
     peak_rss_mib,
@@ -58,7 +58,7 @@ def _fails(queue):
 
 def test_a_measurement_process_that_dies_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="exit code 3"):
-        _in_fresh_process(_fails)
+        in_fresh_process(_fails)
 
 
 @pytest.mark.parametrize(
