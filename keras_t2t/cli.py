@@ -20,11 +20,11 @@ from keras_t2t.benchmark import (
 )
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
+from keras_t2t.ema import ema_optimizer
 from keras_t2t.models import VARIANTS, create_model, list_models, load_model
 from keras_t2t.training import (
     add_recipe_arguments,
     demo_recipe,
-    ema_optimizer,
     evaluate,
     recipe_from_arguments,
     run_demo,

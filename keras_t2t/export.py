@@ -25,10 +25,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2t.data.transforms import check_crop_pct, eval_transform
+from keras_t2t.ema import ema_weights
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
 from keras_t2t.models.precision import with_dtype
 from keras_t2t.models.preprocessing import preprocess_input
-from keras_t2t.training.ema import ema_weights
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"

@@ -27,3 +27,10 @@ def test_every_public_name_resolves(name):
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'T2TViT99'"):
         keras_t2t.T2TViT99  # noqa: B018
+
+
+def test_export_does_not_load_the_training_package():
+    """export and training share the EMA helpers in keras_t2t.ema; neither imports the other."""
+    script = "import sys, keras_t2t.export; print('keras_t2t.training' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,6 +1,7 @@
 """Training T2T-ViT with the paper's recipe: AdamW, warm-up and cosine schedule, EMA of the weights,
 `tf.distribute` strategies, mixed precision and exact-step resume."""
 
+from keras_t2t.ema import ema_optimizer, ema_weights
 from keras_t2t.training.callbacks import (
     EmaModelCheckpoint,
     EmaValidation,
@@ -8,7 +9,6 @@ from keras_t2t.training.callbacks import (
     ResumableBackup,
 )
 from keras_t2t.training.demo import run_demo
-from keras_t2t.training.ema import ema_optimizer, ema_weights
 from keras_t2t.training.optimizer import (
     build_optimizer,
     learning_rate_schedule,

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_t2t.training.ema import ema_weights
+from keras_t2t.ema import ema_weights
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):

@@ -7,7 +7,7 @@ import os
 import keras
 import tensorflow as tf
 
-from keras_t2t import data
+from keras_t2t import data, export
 from keras_t2t.models import create_model
 from keras_t2t.models.variants import SMALL_IMAGE_SOFT_SPLITS
 from keras_t2t.training.callbacks import (
@@ -357,9 +357,6 @@ def read_history(log_path: str) -> dict[str, list[float]]:
 
 
 def _export(recipe: Recipe, model: keras.Model, class_names: list[str], run_dir: str) -> str:
-    # Imported here: export imports this package (for the EMA helpers).
-    from keras_t2t import export
-
     return export.saved_model(
         model,
         os.path.join(run_dir, SERVING_DIRNAME, recipe.model),

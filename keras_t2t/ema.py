@@ -1,4 +1,8 @@
-"""The exponential moving average (EMA) of the weights that Keras optimizers keep with `use_ema=True`."""
+"""The exponential moving average (EMA) of the weights that Keras optimizers keep with `use_ema=True`.
+
+Used by training (validation and the best checkpoint see the averages) and by export; a module of
+its own, on Keras alone, so that neither of the two imports the other.
+"""
 
 import contextlib
 from collections.abc import Iterator

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from keras_t2t.training import ema_optimizer, ema_weights
+from keras_t2t.ema import ema_optimizer, ema_weights
 
 
 def linear_model() -> keras.Model:
