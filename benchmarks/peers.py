@@ -99,7 +99,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps (default: 64 / batch, at least 10, so that a row runs for long enough)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="passes over every row (default 2)")
     args = parser.parse_args()
 
@@ -120,7 +125,7 @@ def main() -> None:
                     batch_size=batch_size,
                     image_size=args.image_size,
                     warmup=args.warmup,
-                    steps=args.steps,
+                    steps=args.steps or max(10, 64 // batch_size),
                 )
                 for runtime, precision in rows:
                     rate = _measure(runtime, precision, config)

@@ -1,9 +1,11 @@
 """Images/s of the PyTorch rendering of the official T2T-ViT that the parity tests compare against
 (tests/convert/torch_reference.py), on this machine: the same-hardware baseline for
 `keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and
-cross-entropy; median of the timed steps after warm-up, batch 16 at 224 by default.
+cross-entropy; median of the timed steps after warm-up, batch 16 at 224 by default; float32, or
+bfloat16 under `torch.autocast("cpu", torch.bfloat16)` (weights and optimizer in float32, as under
+Keras' mixed_bfloat16).
 
-python benchmarks/pytorch_reference.py --models t2t_vit_14 --batch-size 16
+python benchmarks/pytorch_reference.py --models t2t_vit_14 --precisions float32 autocast_bfloat16
 """
 
 import argparse
@@ -18,7 +20,9 @@ from keras_t2t.models import VARIANTS  # noqa: E402
 from tests.convert import torch_reference  # noqa: E402
 
 
-def images_per_second(model_name: str, mode: str, batch_size: int, image_size: int, warmup: int, steps: int):
+def images_per_second(
+    model_name: str, mode: str, precision: str, batch_size: int, image_size: int, warmup: int, steps: int
+):
     # PyTorch's default initialisation: random test weights can overflow the performer's exp and
     # time the slow paths of inf and NaN arithmetic instead of the model.
     model = torch_reference.T2TViT(
@@ -26,11 +30,12 @@ def images_per_second(model_name: str, mode: str, batch_size: int, image_size: i
     )
     images = torch.rand(batch_size, 3, image_size, image_size)
     labels = torch.randint(0, 1000, (batch_size,))
+    autocast = torch.autocast("cpu", torch.bfloat16, enabled=precision == "autocast_bfloat16")
     if mode == "inference":
         model.eval()
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast:
                 model(images)
 
     else:
@@ -39,7 +44,9 @@ def images_per_second(model_name: str, mode: str, batch_size: int, image_size: i
 
         def step():
             optimizer.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            with autocast:
+                loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss.backward()
             optimizer.step()
 
     return batch_size / median_step_seconds(step, warmup, steps)
@@ -49,20 +56,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["t2t_vit_7", "t2t_vit_14", "t2t_vit_t_14"])
     parser.add_argument("--modes", nargs="+", default=["inference", "training"])
+    parser.add_argument(
+        "--precisions", nargs="+", default=["float32"], choices=["float32", "autocast_bfloat16"]
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| model | mode | batch | img/s |")
-    print("|---|---|---|---|")
+    print("| model | mode | precision | batch | img/s |")
+    print("|---|---|---|---|---|")
     for model_name in args.models:
         for mode in args.modes:
-            rate = images_per_second(
-                model_name, mode, args.batch_size, args.image_size, args.warmup, args.steps
-            )
-            print(f"| {model_name} | {mode} | {args.batch_size} | {rate:.1f} |", flush=True)
+            for precision in args.precisions:
+                rate = images_per_second(
+                    model_name, mode, precision, args.batch_size, args.image_size, args.warmup, args.steps
+                )
+                print(f"| {model_name} | {mode} | {precision} | {args.batch_size} | {rate:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
