@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import keras_t2t
-from keras_t2t.models import VARIANTS
 from keras_t2t.training import (
+    Recipe,
     build_optimizer,
     learning_rate_schedule,
     scaled_learning_rate,
@@ -136,5 +136,7 @@ def test_paper_weight_decay_per_model():
         "t2t_vit_t_19": 0.065,
         "t2t_vit_t_24": 0.065,
     }
-    assert {name: VARIANTS[name].weight_decay for name in paper} == paper
-    assert math.isclose(VARIANTS["t2t_vit_14_resnext"].weight_decay, 0.05)
+    resolved = {name: Recipe(model=name).resolved_weight_decay() for name in paper}
+    assert resolved == paper
+    assert math.isclose(Recipe(model="t2t_vit_14_resnext").resolved_weight_decay(), 0.05)
+    assert math.isclose(Recipe(model="t2t_vit_7", weight_decay=0.1).resolved_weight_decay(), 0.1)
