@@ -1,6 +1,7 @@
 import inspect
 
 import keras
+import keras_hub
 import numpy as np
 
 from keras_t2t.layers import (
@@ -26,7 +27,7 @@ BLOCK_TYPES = {
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
-class T2TViTBackbone(keras.Model):
+class T2TViTBackbone(keras_hub.models.Backbone):
     """The T2T-ViT feature extractor: T2T module, class token, position embedding, Transformer blocks.
 
         images -> T2TModule -> prepend class token -> + sinusoid position table -> Dropout
@@ -175,12 +176,9 @@ class T2TViTBackbone(keras.Model):
         super().__init__(
             inputs=images,
             outputs={"sequence_output": sequence, "pooled_output": pooled},
+            dtype=dtype,
             **kwargs,
         )
-        # Functional models take no dtype of their own; set here so that get_config records the
-        # policy the layers were built with (as keras_hub.models.Backbone does).
-        if dtype is not None:
-            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         # === Config ===
         self.embed_dim = embed_dim
@@ -205,6 +203,20 @@ class T2TViTBackbone(keras.Model):
         self.attention_dropout = attention_dropout
         self.drop_path_rate = drop_path_rate
         self.seed = seed
+
+    def default_lora_layer_names(self) -> list[str]:
+        """The projections `enable_lora(rank)` adapts: attention (the fused q, k, v projection
+        included: "qkv", and the performers' "kqv") and its output ("proj"), and the MLPs ("fc1",
+        "fc2"), in the blocks and in the T2T module's layers."""
+        return ["qkv", "kqv", "proj", "fc1", "fc2"]
+
+    def enable_lora(self, rank: int, target_layer_names: list[str] | None = None) -> None:
+        """keras-hub's LoRA, with the adapted layers' biases frozen too: only the low-rank factors
+        train (Keras' `Dense.enable_lora` freezes the kernel alone)."""
+        super().enable_lora(rank, target_layer_names)
+        for layer in self._flatten_layers(include_self=False):
+            if getattr(layer, "lora_enabled", False) and getattr(layer, "bias", None) is not None:
+                layer.bias.trainable = False
 
     @property
     def token_grid(self) -> tuple[int, int]:
