@@ -173,7 +173,8 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
         "--weights",
         required=weights_required,
         help="a .keras file (whole model: with its optimizer's EMA weights when trained with EMA), "
-        "a .weights.h5 file, or an official .pth.tar checkpoint"
+        "a .weights.h5 file, an official .pth.tar checkpoint, or imagenet (the model's official "
+        "checkpoint, downloaded once into the Keras cache)"
         + ("" if weights_required else " (default: none, random initialisation)"),
     )
     parser.add_argument(

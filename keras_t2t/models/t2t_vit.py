@@ -1,11 +1,13 @@
 """Classifier builders for the T2T-ViT family, in the keras.applications style."""
 
 import os
+import uuid
 from collections.abc import Callable
 
 import keras
 
 from keras_t2t.layers.utils import dense
+from keras_t2t.models import pretrained
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.preprocessing import imagenet_normalization
 from keras_t2t.models.registry import register_model
@@ -38,6 +40,7 @@ def build_t2t_vit(
     See the public builders (e.g. `keras_t2t.T2TViT14`) for the arguments.
     """
     _check_weights_argument(weights)
+    official = weights == "imagenet"
     if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
         input_tensor = keras.Input(tensor=input_tensor, shape=input_shape)
     if input_tensor is not None:
@@ -66,8 +69,25 @@ def build_t2t_vit(
         "qk_scale": qk_scale,
         **backbone_kwargs,
     }
+    # The official checkpoint's own model (size, classes, layout) is converted once and kept; any
+    # other model is filled from the checkpoint itself, as with a .pth.tar path.
+    keep_conversion = False
+    if official:
+        same_weights_as_checkpoint = (
+            include_top
+            and classes == 1000
+            and include_preprocessing
+            and tuple(input_shape[:2]) == (variant.image_size, variant.image_size)
+            and set(backbone_kwargs) <= {"dtype", "attention_chunk_size", "seed"}
+        )
+        converted = pretrained.converted_weights_path(variant)
+        if same_weights_as_checkpoint and os.path.isfile(converted):
+            weights = converted
+        else:
+            weights = pretrained.official_checkpoint(variant)
+            keep_conversion = same_weights_as_checkpoint
     from_torch = weights is not None and os.fspath(weights).endswith(TORCH_CHECKPOINT_SUFFIXES)
-    if from_torch and backbone_config["qk_scale"] is None:
+    if (from_torch or official) and backbone_config["qk_scale"] is None:
         backbone_config["qk_scale"] = variant.checkpoint_qk_scale
     backbone = T2TViTBackbone(**backbone_config, name="backbone")
 
@@ -92,24 +112,37 @@ def build_t2t_vit(
         from keras_t2t.convert import load_torch_checkpoint
 
         load_torch_checkpoint(model, weights)
+        if keep_conversion:
+            _save_atomically(model, pretrained.converted_weights_path(variant))
     elif weights is not None:
         load_keras_weights(model, weights)
     return model
 
 
+def _save_atomically(model: keras.Model, path: str) -> None:
+    """`model.save_weights(path)` through a temporary file, so that no reader sees half a file."""
+    partial = f"{path.removesuffix('.weights.h5')}.{uuid.uuid4().hex}.weights.h5"
+    try:
+        model.save_weights(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
 def _check_weights_argument(weights) -> None:
-    if weights is None:
+    if weights is None or weights == "imagenet":
         return
     if not isinstance(weights, str | os.PathLike):
         raise TypeError(f"weights must be None or a file path; got {type(weights).__name__}.")
     path = os.fspath(weights)
     if not path.endswith(KERAS_WEIGHTS_SUFFIXES + TORCH_CHECKPOINT_SUFFIXES):
         raise ValueError(
-            f"weights={path!r} is neither None, a Keras weights file "
+            f"weights={path!r} is neither None, 'imagenet', a Keras weights file "
             f"({' or '.join(KERAS_WEIGHTS_SUFFIXES)}) nor an official PyTorch checkpoint "
-            f"({' or '.join(TORCH_CHECKPOINT_SUFFIXES)}). keras_t2t downloads nothing: pass the path "
-            "of a file saved with model.save_weights() or model.save(), or of a downloaded official "
-            "checkpoint."
+            f"({' or '.join(TORCH_CHECKPOINT_SUFFIXES)}): pass 'imagenet' for the official "
+            "ImageNet weights, or the path of a file saved with model.save_weights() or model.save(), "
+            "or of a downloaded official checkpoint."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Weights file not found: {path!r}.")
@@ -133,9 +166,12 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
 
     Args:
         include_top: whether to end with the Dense classifier `head` on the class token.
-        weights: None (random initialisation), the path of a Keras weights file (`.weights.h5`
-            or `.keras`), or of an official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on
-            load by `keras_t2t.convert.load_torch_checkpoint` (needs `keras_t2t[convert]`).
+        weights: None (random initialisation); "imagenet", the official ImageNet checkpoint,
+            downloaded once into the Keras cache and converted (see `keras_t2t.models.pretrained`;
+            the first conversion needs `keras_t2t[convert]`, and is kept for the checkpoint's own
+            input size and 1000 classes); the path of a Keras weights file (`.weights.h5` or
+            `.keras`); or of an official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on load
+            by `keras_t2t.convert.load_torch_checkpoint` (needs `keras_t2t[convert]`).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
             be multiples of 16 (of the product of the soft-split strides).

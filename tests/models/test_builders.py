@@ -106,7 +106,7 @@ def test_corrupt_weights_file_raises_a_clear_error(tmp_path):
 @pytest.mark.parametrize(
     "weights, error, match",
     [
-        ("imagenet", ValueError, "downloads nothing"),
+        ("imagenet.h5", ValueError, "neither None, 'imagenet', a Keras weights file"),
         ("missing.weights.h5", FileNotFoundError, "not found"),
         (3, TypeError, "file path"),
     ],
