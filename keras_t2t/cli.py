@@ -35,7 +35,7 @@ from keras_t2t.visualize import visualize
 
 
 def _add_summary_parser(subparsers) -> None:
-    parser = subparsers.add_parser("summary", help="print a model's parameters and multiply-accumulates")
+    parser = subparsers.add_parser("summary")
     parser.add_argument(
         "--model",
         required=True,
@@ -65,10 +65,7 @@ def _run_summary(args) -> int:
 
 
 def _add_convert_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "convert",
-        help="convert an official PyTorch checkpoint into a Keras .weights.h5 or .keras file",
-    )
+    parser = subparsers.add_parser("convert")
     parser.add_argument("checkpoint", help="official checkpoint, e.g. 81.5_T2T_ViT_14.pth.tar")
     parser.add_argument(
         "--model",
@@ -137,9 +134,9 @@ def _run_convert(args) -> int:
         qk_scale=args.qk_scale,
         include_preprocessing=args.preprocessing,
     )
-    backbone = model.get_layer("backbone")
+    backbone = model.backbone
     input_shape = backbone.image_shape
-    classes = model.get_layer("head").units
+    classes = model.num_classes
     print(f"wrote:        {args.output}")
     print(f"model:        {args.model}, input {'x'.join(map(str, input_shape))}, {classes} classes")
     print(f"qk_scale:     {backbone.qk_scale!r}")
@@ -249,9 +246,7 @@ def _read_class_names(path: str | None) -> list[str] | None:
 
 
 def _add_export_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export a classifier as a TensorFlow Serving SavedModel in OUTPUT/<version>"
-    )
+    parser = subparsers.add_parser("export")
     _add_classifier_arguments(parser)
     parser.add_argument(
         "--output", required=True, metavar="DIR", help="the model's base folder for TF Serving"
@@ -312,7 +307,6 @@ def _run_export(args) -> int:
 def _add_predict_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
-        help="classify image files and print the best classes",
         description="Classifies each file (JPEG, PNG, GIF, BMP or WebP). A file that cannot be read "
         "is reported by name on stderr, the others are still classified, and the exit status is 1.",
     )
@@ -356,10 +350,7 @@ def _run_predict(args) -> int:
 
 
 def _add_visualize_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "visualize",
-        help="draw an image's attention maps, attention rollout and token feature maps as PNG files",
-    )
+    parser = subparsers.add_parser("visualize")
     parser.add_argument("image", metavar="IMAGE", help="a JPEG, PNG, GIF, BMP or WebP file")
     _add_classifier_arguments(parser, weights_required=False)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
@@ -416,9 +407,7 @@ def _run_visualize(args) -> int:
 
 
 def _add_benchmark_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "benchmark", help="images/s, GFLOP/s and peak memory for inference and training steps"
-    )
+    parser = subparsers.add_parser("benchmark")
     parser.add_argument(
         "--models",
         nargs="+",
@@ -521,7 +510,6 @@ def _run_benchmark(args) -> int:
 def _add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a model with the paper's recipe (every setting a flag or a --config file entry)",
         description="Train with the paper's ImageNet recipe; flags override --config, which overrides "
         "the defaults. A killed run resumes where it stopped when run again with the same output dir. "
         "The recipe is made for ImageNet: its learning rate (5e-4 per 512 images, 6.25e-5 at batch "
@@ -541,7 +529,6 @@ def _run_train(args) -> int:
 def _add_demo_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="train, evaluate and export a small T2T-ViT on Fashion-MNIST in minutes on a CPU",
         description="Runs keras_t2t.training.demo_recipe(); every setting can be changed with the "
         "train command's flags, e.g. --epochs 2.",
     )
@@ -555,7 +542,7 @@ def _run_demo(args) -> int:
 
 
 def _add_evaluate_parser(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="top-1 and top-5 accuracy of a classifier on a dataset")
+    parser = subparsers.add_parser("evaluate")
     _add_classifier_arguments(parser)
     parser.add_argument(
         "--data",
@@ -611,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(subparsers)
     _add_demo_parser(subparsers)
     for command in [parser, *subparsers.choices.values()]:
-        # Read by keras_t2t.__main__ before TensorFlow is imported; here so that it is parsed and
+        # Read by keras_t2t_cli before TensorFlow is imported; here so that it is parsed and
         # listed in --help.
         command.add_argument(
             "--verbose",

@@ -24,11 +24,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_t2t.data.transforms import check_crop_pct, eval_transform
 from keras_t2t.ema import ema_weights
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
+from keras_t2t.models.image_classifier import T2TViTImageClassifier
+from keras_t2t.models.image_converter import IMAGENET_OFFSET, IMAGENET_SCALE, T2TViTImageConverter
 from keras_t2t.models.precision import with_dtype
-from keras_t2t.models.preprocessing import preprocess_input
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
@@ -67,19 +67,20 @@ class ServingFunctions:
     """The computations behind both signatures, around one classifier.
 
     Args:
-        model: a built classifier taking `(batch, H, W, 3)` images and returning
-            `(batch, classes)` scores.
+        model: a `T2TViTImageClassifier`, or another built classifier taking `(batch, H, W, 3)`
+            images and returning `(batch, classes)` scores (then `preprocess` and `from_logits`
+            must be given).
         top_k: how many best classes each request returns; `None` means 5 (the paper's top-5),
             or every class for models with fewer.
         class_names: one name per class; defaults to the ImageNet names for 1000 classes and to
             the class ids as strings otherwise.
         crop_pct: the evaluation transform's crop fraction for encoded images.
         interpolation: the evaluation transform's `tf.image.resize` method.
-        preprocess: whether to apply `keras_t2t.preprocess_input` (ImageNet mean/std) before the
-            model; `None` does so when the model has no layer named "preprocessing".
-        from_logits: whether the model returns logits, to which softmax is applied; `None` infers
-            it from the activation of the model's "predictions" layer (linear: logits), and takes
-            the outputs of a model without one as probabilities.
+        preprocess: whether to normalise images with ImageNet's mean and std (as
+            `keras_t2t.preprocess_input`) before the model; `None` does so when the classifier
+            does not itself (`include_preprocessing=False`).
+        from_logits: whether the model returns logits, to which softmax is applied; `None` asks
+            the classifier (`returns_logits`).
     """
 
     def __init__(
@@ -104,11 +105,22 @@ class ServingFunctions:
             )
         self.top_k = top_k
         self.class_names = _class_names(class_names, num_classes)
-        check_crop_pct(crop_pct)  # now, rather than when the export traces the bytes signature
-        self.crop_pct = crop_pct
-        self.interpolation = interpolation
-        self.preprocess = not _has_layer(model, "preprocessing") if preprocess is None else preprocess
-        self.from_logits = _returns_logits(model) if from_logits is None else from_logits
+        if not isinstance(model, T2TViTImageClassifier) and None in (preprocess, from_logits):
+            raise ValueError(
+                f"{model.name!r} is not a T2TViTImageClassifier, so whether it normalises its inputs "
+                "and whether it returns logits cannot be read off it: pass preprocess= and from_logits=."
+            )
+        self.preprocess = not model.include_preprocessing if preprocess is None else preprocess
+        self.from_logits = model.returns_logits if from_logits is None else from_logits
+        # One converter for both signatures: images of the model's size are only normalised (when
+        # `preprocess`), decoded images of any size get the evaluation transform first.
+        self.converter = T2TViTImageConverter(
+            self.image_size,
+            crop_pct=crop_pct,
+            interpolation=interpolation,
+            scale=IMAGENET_SCALE if self.preprocess else None,
+            offset=IMAGENET_OFFSET if self.preprocess else None,
+        )
 
     def images_spec(self) -> tf.TensorSpec:
         return tf.TensorSpec([None, *self.image_size, 3], tf.float32, name="images")
@@ -116,11 +128,9 @@ class ServingFunctions:
     def image_bytes_spec(self) -> tf.TensorSpec:
         return tf.TensorSpec([None], tf.string, name="image_bytes")
 
-    def classify(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        """`(batch, H, W, 3)` float32 RGB 0..255 -> probabilities and the top-k classes."""
-        if self.preprocess:
-            images = preprocess_input(images)
-        scores = tf.cast(self.model(images, training=False), tf.float32)
+    def classify(self, model_inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The converter's output, `(batch, H, W, 3)` -> probabilities and the top-k classes."""
+        scores = tf.cast(self.model(model_inputs, training=False), tf.float32)
         probabilities = tf.nn.softmax(scores) if self.from_logits else scores
         top_k_scores, top_k_classes = tf.math.top_k(probabilities, k=self.top_k)
         return {
@@ -134,7 +144,7 @@ class ServingFunctions:
         # A data dependency on a runtime shape check: a wrongly shaped request fails here with
         # the expected shape in the message, instead of deep inside (or crashing) a kernel.
         images = tf.ensure_shape(images, self.images_spec().shape)
-        return self.classify(images)
+        return self.classify(self.converter(images))
 
     def serve_image_bytes(
         self, image_bytes: tf.Tensor, jpeg_or_png_only: bool = True
@@ -142,9 +152,7 @@ class ServingFunctions:
         """The `serving_bytes` signature: decode (see `decode_image`), evaluation transform, classify."""
         image_bytes = tf.ensure_shape(image_bytes, [None])
         images = tf.map_fn(
-            lambda encoded: eval_transform(
-                decode_image(encoded, jpeg_or_png_only), self.image_size, self.crop_pct, self.interpolation
-            ),
+            lambda encoded: self.converter(decode_image(encoded, jpeg_or_png_only)),
             image_bytes,
             fn_output_signature=tf.TensorSpec([*self.image_size, 3], tf.float32),
         )
@@ -393,13 +401,3 @@ def _class_names(class_names: Sequence[str] | None, num_classes: int) -> list[st
             "classes; give exactly one name per class, in class-id order."
         )
     return class_names
-
-
-def _has_layer(model: keras.Model, name: str) -> bool:
-    return any(layer.name == name for layer in model.layers)
-
-
-def _returns_logits(model: keras.Model) -> bool:
-    if not _has_layer(model, "predictions"):
-        return False
-    return model.get_layer("predictions").activation is keras.activations.linear

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from keras_t2t.layers import TransformerBlock
 from keras_t2t.models import T2TViTBackbone
+from keras_t2t.models.image_classifier import T2TViTImageClassifier, find_backbone
 
 DPI = 100
 ATTENTION_PANEL = 250  # pixels, the width of one image panel of an attention figure
@@ -33,28 +34,26 @@ TITLE_HEIGHT = 30  # pixels above each row of panels for its titles
 
 def _backbone_and_preprocessing(model: keras.Model) -> tuple[T2TViTBackbone, keras.layers.Layer | None]:
     """The model's `T2TViTBackbone` and the layer normalising images in front of it, if any."""
-    if isinstance(model, T2TViTBackbone):
-        return model, None
-    backbones = [layer for layer in model.layers if isinstance(layer, T2TViTBackbone)]
-    if len(backbones) != 1:
-        raise ValueError(
-            "Attention maps and token maps need a keras_t2t model: a T2TViTBackbone, or a classifier "
-            f"built by keras_t2t (one T2TViTBackbone layer); {model.name!r} has {len(backbones)}."
-        )
-    backbone = backbones[0]
-    in_front = model.layers[: model.layers.index(backbone)]
-    unknown = [
+    backbone = find_backbone(model)
+    if model is backbone:
+        return backbone, None
+    if isinstance(model, T2TViTImageClassifier):
+        return backbone, model.normalization
+    # A functional model around the backbone: a builder's feature extractor (include_top=False).
+    in_front = model.layers[: model.layers.index(backbone)] if backbone in model.layers else None
+    normalizations = [layer for layer in in_front or [] if isinstance(layer, keras.layers.Normalization)]
+    others = [
         layer.name
-        for layer in in_front
-        if not isinstance(layer, keras.layers.InputLayer) and layer.name != "preprocessing"
+        for layer in in_front or []
+        if not isinstance(layer, keras.layers.InputLayer | keras.layers.Normalization)
     ]
-    if unknown:
+    if in_front is None or others or len(normalizations) > 1:
         raise ValueError(
-            f"{model.name!r} has layers before its backbone that visualize cannot replay: {unknown}. "
-            "Pass its T2TViTBackbone and apply those layers to the images yourself."
+            f"{model.name!r} has layers before its backbone that visualize cannot replay"
+            f"{f': {others}' if others else ''}. Pass its T2TViTBackbone and apply those layers to the "
+            "images yourself."
         )
-    preprocessing = [layer for layer in in_front if layer.name == "preprocessing"]
-    return backbone, (preprocessing[0] if preprocessing else None)
+    return backbone, (normalizations[0] if normalizations else None)
 
 
 def _attention_blocks(backbone: T2TViTBackbone) -> list[TransformerBlock]:

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-import keras_t2t.__main__
+import keras_t2t_cli
 from keras_t2t.cli import main
 
 
@@ -26,7 +26,7 @@ def test_summary_at_another_size_and_bad_size(capsys):
 def _run_command(*argv: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | env
     return subprocess.run(
-        [sys.executable, "-m", "keras_t2t", *argv],
+        [sys.executable, "-m", "keras_t2t_cli", *argv],
         capture_output=True,
         text=True,
         env=environment,
@@ -47,16 +47,44 @@ def test_the_command_starts_tensorflow_quiet_unless_asked():
     assert own_level.returncode == 0 and own_level.stderr != ""
 
 
+_HELP_WITHOUT_TENSORFLOW = """
+import sys
+import keras_t2t_cli
+try:
+    keras_t2t_cli.main(["--help"])
+except SystemExit as exit:
+    print(exit.code, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_the_overview_answers_without_importing_tensorflow():
+    result = subprocess.run(
+        [sys.executable, "-c", _HELP_WITHOUT_TENSORFLOW], capture_output=True, text=True, timeout=60
+    )
+    *help_text, status = result.stdout.strip().splitlines()
+    assert status == "0 False False"
+    flowing = " ".join(" ".join(help_text).split())  # argparse wraps the summaries
+    for command, summary in keras_t2t_cli.COMMANDS.items():
+        assert f"{command} {summary}" in flowing, command
+
+
+def test_the_overview_lists_exactly_the_commands_of_the_full_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["no-such-command"])
+    choices = capsys.readouterr().err.partition("choose from ")[2]
+    assert {choice.strip(" ')\n") for choice in choices.split(",")} == set(keras_t2t_cli.COMMANDS)
+
+
 def test_the_installed_command_is_the_quiet_entry_point():
     [entry_point] = importlib.metadata.entry_points(group="console_scripts", name="keras-t2t")
-    assert entry_point.value == "keras_t2t.__main__:main"
+    assert entry_point.value == "keras_t2t_cli:main"
 
 
 def test_what_the_quiet_import_held_back_is_shown_when_it_fails(capfd):
-    with pytest.raises(RuntimeError, match="broken"), keras_t2t.__main__._stderr_shown_only_on_failure():
+    with pytest.raises(RuntimeError, match="broken"), keras_t2t_cli._stderr_shown_only_on_failure():
         os.write(2, b"native: the reason it broke\n")
         raise RuntimeError("broken")
     assert capfd.readouterr().err == "native: the reason it broke\n"
-    with keras_t2t.__main__._stderr_shown_only_on_failure():
+    with keras_t2t_cli._stderr_shown_only_on_failure():
         os.write(2, b"native: a notice\n")
     assert capfd.readouterr().err == ""

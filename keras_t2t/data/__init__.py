@@ -31,7 +31,7 @@ from keras_t2t.data.pipeline import (
     train_dataset,
 )
 from keras_t2t.data.sources import FASHION_MNIST, FASHION_MNIST_DIR, DatasetInfo
-from keras_t2t.data.transforms import eval_transform
+from keras_t2t.models.image_converter import eval_transform
 
 __all__ = [
     "FASHION_MNIST",

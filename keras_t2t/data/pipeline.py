@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_t2t.data import mixing, rand_augment, sources, transforms
 from keras_t2t.data.augmentation import Augmentation
+from keras_t2t.models.image_converter import check_crop_pct, eval_transform
 
 AUTOTUNE = tf.data.AUTOTUNE
 PAPER_AUGMENTATION = Augmentation()
@@ -207,14 +208,14 @@ def eval_dataset(
         A dataset of `(images, labels)`: `(batch, H, W, 3)` float32 RGB 0..255 and `(batch,)` int32.
     """
     _check_batch_size(batch_size)
-    transforms.check_crop_pct(crop_pct)
+    check_crop_pct(crop_pct)
     data = sources.open_source(source, data_dir, manual_dir)
     channels = _output_channels(data, grayscale_to_rgb)
     size = tuple(image_size)
 
     def transform(position, payload):
         image = _to_channels(_decode(data.load(payload), channels), channels)
-        return transforms.eval_transform(image, size, crop_pct, interpolation)
+        return eval_transform(image, size, crop_pct, interpolation)
 
     dataset = data.read(split or data.info.eval_split, shuffle_seed=None, shard=_shard(input_context))
     dataset = _map_skipping_corrupt(dataset.enumerate(), transform, [*size, channels], "eval")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from keras_t2t.data.transforms import IMAGENET_MEAN
+from keras_t2t.models.preprocessing import IMAGENET_MEAN
 
 MAX_LEVEL = 10.0
 FILL_COLOUR = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)

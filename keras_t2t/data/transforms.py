@@ -1,66 +1,17 @@
-"""Per-image transforms: the evaluation resize + centre crop, and the geometric and erasing parts of
-the training transform. Every random one takes a stateless seed, a `(2,)` integer tensor, and draws
-all its randomness from it (see `keras_t2t.data` for why).
+"""Per-image transforms: the geometric and erasing parts of the training transform (the evaluation
+transform is `keras_t2t.models.image_converter.eval_transform`). Every random one takes a
+stateless seed, a `(2,)` integer tensor, and draws all its randomness from it (see
+`keras_t2t.data` for why).
 """
 
 import math
 
 import tensorflow as tf
 
-# ImageNet mean and standard deviation of 0..1 RGB, the statistics the model normalises with.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from keras_t2t.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+
 # Candidate boxes drawn per image before falling back, for both the crop and the erased box.
 MAX_ATTEMPTS = 10
-
-
-def eval_transform(
-    image: tf.Tensor,
-    image_size: tuple[int, int],
-    crop_pct: float = 0.9,
-    interpolation: str = "bicubic",
-) -> tf.Tensor:
-    """The paper's evaluation transform: resize, keeping the aspect ratio, then centre crop.
-
-    For a square `image_size` S the shorter side becomes `floor(S / crop_pct)` (248 for 224 at
-    the paper's 0.9), the longer side keeps the aspect ratio (rounded down), and the centre
-    `S x S` is cut out. A non-square `(H, W)` is covered the same way by
-    `(floor(H / crop_pct), floor(W / crop_pct))`.
-
-    Args:
-        image: `(h, w, C)` image of any real dtype, values 0..255.
-        image_size: `(H, W)` of the output.
-        crop_pct: fraction of the resized image that the crop keeps, in (0, 1].
-        interpolation: a `tf.image.resize` method; resizing is antialiased like PIL's.
-
-    Returns:
-        `(H, W, C)` float32, values clipped to 0..255.
-    """
-    check_crop_pct(crop_pct)
-    height, width = image_size
-    scaled_height = math.floor(height / crop_pct)
-    scaled_width = math.floor(width / crop_pct)
-    shape = tf.shape(image, out_type=tf.int64)
-    h, w = shape[0], shape[1]
-    # Integer arithmetic, so the side that sets the scale lands exactly on its target.
-    height_sets_scale = scaled_height * w >= scaled_width * h
-    new_height = tf.where(height_sets_scale, tf.constant(scaled_height, tf.int64), scaled_width * h // w)
-    new_width = tf.where(height_sets_scale, scaled_height * w // h, tf.constant(scaled_width, tf.int64))
-    resized = tf.image.resize(
-        tf.cast(image, tf.float32),
-        tf.cast(tf.stack([new_height, new_width]), tf.int32),
-        method=interpolation,
-        antialias=True,
-    )
-    top = tf.cast(tf.round(tf.cast(new_height - height, tf.float32) / 2.0), tf.int32)
-    left = tf.cast(tf.round(tf.cast(new_width - width, tf.float32) / 2.0), tf.int32)
-    cropped = tf.image.crop_to_bounding_box(resized, top, left, height, width)
-    return tf.clip_by_value(cropped, 0.0, 255.0)
-
-
-def check_crop_pct(crop_pct: float) -> None:
-    if not 0.0 < crop_pct <= 1.0:
-        raise ValueError(f"`crop_pct` must be in (0, 1]; received crop_pct={crop_pct}.")
 
 
 def sample_box(

@@ -1,8 +1,11 @@
-"""T2T-ViT models: the backbone, the classifier builders, and the registry of official names."""
+"""T2T-ViT models: the keras-hub classes (backbone, image classifier, its preprocessor and image
+converter), the keras.applications-style builders, and the registry of official names."""
 
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.dense import T2TViT_Dense
 from keras_t2t.models.ghost import T2TViT16_Ghost, ViT_Ghost
+from keras_t2t.models.image_classifier import T2TViTImageClassifier
+from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor, T2TViTImageConverter
 from keras_t2t.models.precision import with_dtype
 from keras_t2t.models.preprocessing import preprocess_input
 from keras_t2t.models.registry import create_model, list_models
@@ -36,6 +39,9 @@ __all__ = [
     "T2TViT24",
     "T2TViT7",
     "T2TViTBackbone",
+    "T2TViTImageClassifier",
+    "T2TViTImageClassifierPreprocessor",
+    "T2TViTImageConverter",
     "T2TViT_Dense",
     "T2TViT_t14",
     "T2TViT_t19",

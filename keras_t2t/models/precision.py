@@ -2,6 +2,9 @@
 
 import keras
 
+from keras_t2t.models.backbone import T2TViTBackbone
+from keras_t2t.models.image_classifier import T2TViTImageClassifier
+
 
 def with_dtype(model: keras.Model, dtype: str | keras.DTypePolicy = "bfloat16") -> keras.Model:
     """A copy of `model` whose layers with weights store them in, and compute in, `dtype`.
@@ -15,7 +18,8 @@ def with_dtype(model: keras.Model, dtype: str | keras.DTypePolicy = "bfloat16") 
     Fixed float32 tables (the position embedding, the performers' random matrices) stay float32.
 
     Args:
-        model: a keras_t2t classifier or backbone (any functional model of serializable layers).
+        model: a `T2TViTImageClassifier`, a `T2TViTBackbone`, or a functional model of serializable
+            layers (the builders' feature extractors).
         dtype: the dtype policy of the copy's weighted layers, e.g. "bfloat16" or "float32".
 
     Returns:
@@ -30,6 +34,13 @@ def with_dtype(model: keras.Model, dtype: str | keras.DTypePolicy = "bfloat16") 
             config["dtype"] = policy
         return layer.__class__.from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=clone_layer)
+    if isinstance(model, T2TViTImageClassifier):
+        # clone_model would return a plain functional model; the class is rebuilt from its config.
+        config = {**model.get_config(), "backbone": clone_layer(model.backbone)}
+        copy = T2TViTImageClassifier.from_config(config)
+    elif isinstance(model, T2TViTBackbone):
+        copy = clone_layer(model)
+    else:
+        copy = keras.models.clone_model(model, clone_function=clone_layer)
     copy.set_weights(model.get_weights())
     return copy

@@ -6,15 +6,16 @@ from collections.abc import Callable
 
 import keras
 
-from keras_t2t.layers.utils import dense
 from keras_t2t.models import pretrained
 from keras_t2t.models.backbone import T2TViTBackbone
+from keras_t2t.models.image_classifier import POOLING_MODES, T2TViTImageClassifier, pool_features
+from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor, T2TViTImageConverter
+from keras_t2t.models.official_checkpoint import load_torch_checkpoint
 from keras_t2t.models.preprocessing import imagenet_normalization
 from keras_t2t.models.registry import register_model
 from keras_t2t.models.saving import check_keras_archive
 from keras_t2t.models.variants import VARIANTS, Variant
 
-POOLING_MODES = ("token", "avg", "max")
 KERAS_WEIGHTS_SUFFIXES = (".weights.h5", ".keras")
 TORCH_CHECKPOINT_SUFFIXES = (".pth", ".pth.tar", ".pt")
 
@@ -91,32 +92,53 @@ def build_t2t_vit(
         backbone_config["qk_scale"] = variant.checkpoint_qk_scale
     backbone = T2TViTBackbone(**backbone_config, name="backbone")
 
-    inputs = input_tensor if input_tensor is not None else keras.Input(input_shape, name="images")
-    x = imagenet_normalization()(inputs) if include_preprocessing else inputs
-    features = backbone(x)
-    if pooling is None:
-        outputs = features["sequence_output"]
-    elif pooling == "token":
-        outputs = features["pooled_output"]
-    else:
-        patch_tokens = keras.layers.Cropping1D((1, 0), name="patch_tokens")(features["sequence_output"])
-        pool = keras.layers.GlobalAveragePooling1D if pooling == "avg" else keras.layers.GlobalMaxPooling1D
-        outputs = pool(name=f"{pooling}_pool")(patch_tokens)
     if include_top:
-        logits = dense(classes, name="head", keras_layer=True)(outputs)
-        # The activation runs in float32 so that mixed-precision models output float32 scores.
-        outputs = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(logits)
-    model = keras.Model(inputs, outputs, name=name or variant.name)
+        model = T2TViTImageClassifier(
+            backbone,
+            num_classes=classes,
+            preprocessor=default_preprocessor(input_shape, include_preprocessing),
+            pooling=pooling,
+            activation=classifier_activation,
+            include_preprocessing=include_preprocessing,
+            name=name or variant.name,
+            # Uncompiled, as keras.applications models are (keras-hub's tasks compile themselves).
+            compile=False,
+        )
+    else:
+        model = _feature_extractor(backbone, pooling, include_preprocessing, name or variant.name)
     if from_torch:
-        # Imported here: converting needs torch, an optional dependency.
-        from keras_t2t.convert import load_torch_checkpoint
-
         load_torch_checkpoint(model, weights)
         if keep_conversion:
             _save_atomically(model, pretrained.converted_weights_path(variant))
     elif weights is not None:
         load_keras_weights(model, weights)
+    if input_tensor is not None:
+        # keras.applications' input_tensor: the model is applied to the caller's tensor.
+        model = keras.Model(input_tensor, model(input_tensor), name=model.name)
     return model
+
+
+def default_preprocessor(
+    input_shape: tuple[int, int, int], include_preprocessing: bool
+) -> T2TViTImageClassifierPreprocessor | None:
+    """The builders' preprocessor: the paper's evaluation transform to the model's input size, for
+    models that normalise inside; None for models fed `preprocess_input(images)` by the caller
+    (keras.applications' `include_preprocessing=False`)."""
+    if not include_preprocessing:
+        return None
+    converter = T2TViTImageConverter(image_size=input_shape[:2], scale=None, offset=None)
+    return T2TViTImageClassifierPreprocessor(converter)
+
+
+def _feature_extractor(
+    backbone: T2TViTBackbone, pooling: str | None, include_preprocessing: bool, name: str
+) -> keras.Model:
+    """`include_top=False`: a functional model from images to the backbone's tokens or pooled features."""
+    inputs = keras.Input(backbone.image_shape, name="images")
+    x = imagenet_normalization()(inputs) if include_preprocessing else inputs
+    features = backbone(x)
+    outputs = features["sequence_output"] if pooling is None else pool_features(features, pooling)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _save_atomically(model: keras.Model, path: str) -> None:
@@ -171,7 +193,7 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
             the first conversion needs `keras_t2t[convert]`, and is kept for the checkpoint's own
             input size and 1000 classes); the path of a Keras weights file (`.weights.h5` or
             `.keras`); or of an official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on load
-            by `keras_t2t.convert.load_torch_checkpoint` (needs `keras_t2t[convert]`).
+            by `keras_t2t.models.official_checkpoint.load_torch_checkpoint` (needs `keras_t2t[convert]`).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
             be multiples of 16 (of the product of the soft-split strides).

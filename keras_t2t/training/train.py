@@ -1,14 +1,16 @@
 """The training entry point: `train(recipe)` builds, fits, checkpoints and exports a T2T-ViT."""
 
+import contextlib
 import csv
 import dataclasses
 import os
+from collections.abc import Iterator
 
 import keras
 import tensorflow as tf
 
 from keras_t2t import data, export
-from keras_t2t.models import create_model
+from keras_t2t.models import create_model, load_model
 from keras_t2t.models.variants import SMALL_IMAGE_SOFT_SPLITS
 from keras_t2t.training.callbacks import (
     EmaModelCheckpoint,
@@ -199,7 +201,7 @@ def train(
         epoch, done = divmod(step, steps_per_epoch)
         # An epoch that was interrupted runs its remaining steps in a fit of its own.
         end_epoch = epoch + 1 if done else recipe.total_epochs
-        with multi_worker_fit_fixes(strategy):
+        with multi_worker_fit_fixes(strategy), _preprocessor_detached(model):
             model.fit(
                 _train_data(recipe, strategy, skip_steps=step),
                 initial_epoch=epoch,
@@ -226,6 +228,8 @@ def train(
     }
     export_dir = None
     if is_chief(strategy):
+        for filename in (BEST_FILENAME, LAST_FILENAME):
+            _add_preprocessor(os.path.join(run_dir, filename), model.preprocessor)
         export_dir = _export(recipe, model, info.class_names, run_dir) if recipe.export else None
         # Imported where it is used: keras_t2t.visualize brings in matplotlib.
         from keras_t2t.visualize import plot_history
@@ -241,6 +245,31 @@ def train(
         last_model=os.path.join(run_dir, LAST_FILENAME),
         export_dir=export_dir,
     )
+
+
+@contextlib.contextmanager
+def _preprocessor_detached(model: keras.Model) -> Iterator[None]:
+    """Takes the classifier's preprocessor off for `fit`: keras-hub's tasks map it over the data
+    of `fit` and `evaluate`, which they cannot do for a tf.distribute dataset (the classifier
+    refuses one while it has a preprocessor), and the training stream's batches are the model's
+    inputs already. The checkpoints written meanwhile lack it until `_add_preprocessor`."""
+    preprocessor = model.preprocessor
+    model.preprocessor = None
+    try:
+        yield
+    finally:
+        model.preprocessor = preprocessor
+
+
+def _add_preprocessor(path: str, preprocessor) -> None:
+    """Gives a `.keras` file saved during `fit` the model's preprocessor (see `_preprocessor_detached`)."""
+    if preprocessor is None or not os.path.exists(path):
+        return
+    saved = load_model(path)
+    saved.preprocessor = preprocessor
+    partial = f"{path.removesuffix('.keras')}.partial.keras"
+    saved.save(partial)
+    os.replace(partial, path)
 
 
 def _compiled_model(

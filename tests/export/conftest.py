@@ -23,13 +23,31 @@ def encode(image: np.ndarray, image_format: str) -> bytes:
 
 
 def small_classifier(classes: int = 4, activation: str | None = "softmax") -> keras.Model:
-    """A small convolutional stand-in for the export mechanics that do not depend on T2T-ViT."""
+    """The smallest T2T-ViT classifier, on 16x16 images, for the export mechanics. It does not
+    normalise its inputs (`include_preprocessing=False`); its head reads the patch tokens
+    (`pooling="avg"`) and is scaled up, so that its scores are far from uniform and follow the
+    input closely."""
+    model = keras_t2t.create_model(
+        "t2t_vit_7",
+        input_shape=(16, 16, 3),
+        depth=1,
+        embed_dim=16,
+        num_heads=1,
+        token_dim=8,
+        classes=classes,
+        classifier_activation=activation,
+        include_preprocessing=False,
+        pooling="avg",
+    )
+    model.head.kernel.assign(model.head.kernel * 20.0)
+    return model
+
+
+def plain_classifier(classes: int = 4) -> keras.Model:
+    """A convolutional classifier that is not a keras_t2t model."""
     inputs = keras.Input((16, 16, 3), name="images")
-    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    logits = keras.layers.Dense(classes, name="head")(x)
-    outputs = keras.layers.Activation(activation, name="predictions")(logits)
-    return keras.Model(inputs, outputs, name="small")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x), name="plain")
 
 
 @pytest.fixture(scope="session")

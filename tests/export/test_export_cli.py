@@ -57,7 +57,7 @@ def test_export_flags_reach_the_export(tmp_path, capsys):
     flags = ["--version", "4", "--no-warmup", "--crop-pct", "0.5", "--interpolation", "bilinear"]
     assert main(argv + flags) == 0
     assert os.listdir(tmp_path / "out" / "4") and not os.path.exists(tmp_path / "out/4/assets.extra")
-    picture = random_image(30, 20)
+    picture = np.random.default_rng(3).integers(0, 256, (30, 20, 3)).astype(np.uint8)
     signature = tf.saved_model.load(str(tmp_path / "out" / "4")).signatures["serving_bytes"]
     outputs = signature(image_bytes=tf.constant([encode(picture, "png")]))
     transformed = eval_transform(picture, (16, 16), crop_pct=0.5, interpolation="bilinear")

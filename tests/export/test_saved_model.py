@@ -8,8 +8,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import keras_t2t
 from keras_t2t import export
+from keras_t2t.data import eval_transform
 from keras_t2t.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
-from tests.export.conftest import CLASS_NAMES, TINY, encode, random_image, small_classifier
+from tests.export.conftest import CLASS_NAMES, TINY, encode, plain_classifier, random_image, small_classifier
 
 
 def _images(batch: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -62,7 +63,7 @@ def test_bytes_signature_equals_the_keras_model_on_transformed_images(tiny_t2t, 
     pictures = [random_image(40, 60, seed=1), random_image(90, 45, seed=2)]
     encoded = [encode(pictures[0], "png"), encode(pictures[1], "png")]
     outputs = tf.saved_model.load(exported).signatures["serving_bytes"](image_bytes=tf.constant(encoded))
-    transformed = np.stack([export.eval_transform(p, (32, 32), crop_pct=0.9) for p in pictures])
+    transformed = np.stack([eval_transform(p, (32, 32), crop_pct=0.9) for p in pictures])
     probabilities = np.asarray(tiny_t2t(transformed))
     np.testing.assert_allclose(outputs["probabilities"], probabilities, atol=1e-5)
     best = np.argsort(-probabilities, axis=1)[:, :3]
@@ -194,6 +195,18 @@ def test_models_that_are_not_image_classifiers_are_explained():
     features = keras_t2t.create_model("t2t_vit_7", include_top=False, **TINY)
     with pytest.raises(ValueError, match=r"\(batch, classes\).*include_top=True"):
         export.ServingFunctions(features)
+
+
+def test_other_keras_classifiers_export_once_told_how_to_treat_their_inputs_and_outputs(tmp_path):
+    model = plain_classifier()
+    with pytest.raises(ValueError, match="not a T2TViTImageClassifier.*preprocess= and from_logits="):
+        export.ServingFunctions(model)
+    images = _images(2, size=16)
+    path = export.saved_model(
+        model, str(tmp_path), preprocess=False, from_logits=False, warmup_requests=False
+    )
+    outputs = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(images))
+    np.testing.assert_allclose(outputs["probabilities"], np.asarray(model(images)), atol=1e-6)
 
 
 def test_a_bfloat16_export_stores_bfloat16_weights_and_serves_float32(tiny_t2t, tmp_path):

@@ -28,7 +28,7 @@ def test_the_backbone_round_trips_through_a_keras_hub_preset(tmp_path):
 
 def test_lora_trains_only_the_low_rank_factors_and_merges_into_the_same_logits(tmp_path):
     model = keras_t2t.create_model("t2t_vit_7", classes=3, classifier_activation=None, **TINY)
-    backbone = model.get_layer("backbone")
+    backbone = model.backbone
     backbone.enable_lora(4)
     trainable = {weight.path for weight in backbone.trainable_weights}
     assert trainable and all(

@@ -151,7 +151,7 @@ def test_bad_requests_name_what_is_wrong(classifier, tmp_path):
     with pytest.raises(ValueError, match="no attention blocks"):
         visualize.visualize(no_blocks, striped_image(), str(tmp_path))
     plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match="need a keras_t2t model"):
+    with pytest.raises(ValueError, match="is not a keras_t2t model"):
         visualize.attention_scores(plain, np.zeros((1, 8, 8, 3)))
 
 
