@@ -10,6 +10,7 @@ import importlib
 
 from keras_t2t.imagenet_classes import decode_predictions
 from keras_t2t.models import (
+    PRESETS,
     VARIANTS,
     T2TViT7,
     T2TViT10,
@@ -65,6 +66,7 @@ __all__ = [
     "T2TViT_t14",
     "T2TViT_t19",
     "T2TViT_t24",
+    "PRESETS",
     "VARIANTS",
     "ViT_DN",
     "ViT_Ghost",

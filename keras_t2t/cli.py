@@ -2,6 +2,7 @@
 
 import argparse
 import itertools
+import os
 import sys
 
 import keras
@@ -21,7 +22,7 @@ from keras_t2t.benchmark import (
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.ema import ema_optimizer
-from keras_t2t.models import VARIANTS, create_model, list_models, load_model
+from keras_t2t.models import PRESETS, VARIANTS, T2TViTImageClassifier, create_model, list_models, load_model
 from keras_t2t.training import (
     add_recipe_arguments,
     demo_recipe,
@@ -74,10 +75,16 @@ def _add_convert_parser(subparsers) -> None:
         metavar="NAME",
         help="the checkpoint's model, e.g. t2t_vit_14 (choices: %(choices)s)",
     )
-    parser.add_argument(
+    written = parser.add_mutually_exclusive_group(required=True)
+    written.add_argument(
         "--output",
-        required=True,
         help="a .weights.h5 file (weights only) or a .keras file (the whole model)",
+    )
+    written.add_argument(
+        "--preset",
+        metavar="DIR",
+        help="a new keras-hub preset directory, to upload (Kaggle, Hugging Face) or load with "
+        "keras_hub.models.ImageClassifier.from_preset(DIR)",
     )
     parser.add_argument(
         "--image-size",
@@ -123,9 +130,10 @@ def _add_convert_parser(subparsers) -> None:
 
 
 def _run_convert(args) -> int:
+    output = args.output or args.preset
     model, report = convert_checkpoint(
         args.checkpoint,
-        args.output,
+        output,
         args.model,
         image_size=args.image_size,
         classes=args.classes,
@@ -133,11 +141,12 @@ def _run_convert(args) -> int:
         strict=args.strict,
         qk_scale=args.qk_scale,
         include_preprocessing=args.preprocessing,
+        preset=args.preset is not None,
     )
     backbone = model.backbone
     input_shape = backbone.image_shape
     classes = model.num_classes
-    print(f"wrote:        {args.output}")
+    print(f"wrote:        {output}")
     print(f"model:        {args.model}, input {'x'.join(map(str, input_shape))}, {classes} classes")
     print(f"qk_scale:     {backbone.qk_scale!r}")
     for title, keys in (
@@ -148,7 +157,9 @@ def _run_convert(args) -> int:
     ):
         if keys:
             print(f"{title + ':':<13} {', '.join(keys)}")
-    if args.output.endswith(".weights.h5"):
+    if args.preset:
+        print(f"load with:    keras_hub.models.ImageClassifier.from_preset({args.preset!r})")
+    elif args.output.endswith(".weights.h5"):
         print(
             f"load with:    keras_t2t.create_model({args.model!r}, weights={args.output!r}, "
             f"input_shape={input_shape}, classes={classes}, qk_scale={backbone.qk_scale!r}"
@@ -170,8 +181,9 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
         "--weights",
         required=weights_required,
         help="a .keras file (whole model: with its optimizer's EMA weights when trained with EMA), "
-        "a .weights.h5 file, an official .pth.tar checkpoint, or imagenet (the model's official "
-        "checkpoint, downloaded once into the Keras cache)"
+        "a keras-hub preset (a directory, a kaggle:// or hf:// handle, or a name such as "
+        "t2t_vit_14_imagenet), a .weights.h5 file, an official .pth.tar checkpoint, or imagenet "
+        "(the model's official checkpoint, downloaded once into the Keras cache)"
         + ("" if weights_required else " (default: none, random initialisation)"),
     )
     parser.add_argument(
@@ -207,7 +219,8 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
 
 
 def _load_classifier(args) -> keras.Model:
-    if args.weights is not None and args.weights.endswith(".keras"):
+    whole_model = args.weights is not None and (args.weights.endswith(".keras") or _is_preset(args.weights))
+    if whole_model:
         given = [flag for flag in ("image_size", "classes", "qk_scale") if getattr(args, flag) is not None]
         if given:
             raise ValueError(
@@ -215,7 +228,11 @@ def _load_classifier(args) -> keras.Model:
                 + ", ".join("--" + flag.replace("_", "-") for flag in given)
                 + "."
             )
-        model = load_model(args.weights)
+        model = (
+            load_model(args.weights)
+            if args.weights.endswith(".keras")
+            else T2TViTImageClassifier.from_preset(args.weights)
+        )
         if args.model is not None and args.model != model.name:
             raise ValueError(
                 f"{args.weights} holds the model {model.name!r}, not {args.model!r}: leave out --model "
@@ -236,6 +253,10 @@ def _load_classifier(args) -> keras.Model:
         classes=1000 if args.classes is None else args.classes,
         qk_scale=args.qk_scale,
     )
+
+
+def _is_preset(weights: str) -> bool:
+    return weights in PRESETS or os.path.isdir(weights) or "://" in weights
 
 
 def _read_class_names(path: str | None) -> list[str] | None:

@@ -59,13 +59,15 @@ def convert_checkpoint(
     strict: bool = True,
     qk_scale: float | None = None,
     include_preprocessing: bool = True,
+    preset: bool = False,
 ) -> tuple[keras.Model, LoadReport]:
-    """Converts an official checkpoint into a Keras file, for use without torch.
+    """Converts an official checkpoint into a Keras file or a keras-hub preset, for use without torch.
 
     Args:
         checkpoint: the official `.pth` / `.pth.tar` file.
         output: a `.weights.h5` file (load it into a model built with the same arguments, including
-            `qk_scale`) or a `.keras` file (the whole model, config included).
+            `qk_scale`) or a `.keras` file (the whole model, config included); with `preset`, a
+            directory that does not exist yet.
         model_name: the official name of the checkpoint's variant, e.g. "t2t_vit_14".
         image_size: square input size; default the checkpoint's own (224, or 384 for the 384
             checkpoint). Another size resizes the position embedding.
@@ -76,12 +78,16 @@ def convert_checkpoint(
             evaluates checkpoints with (`VARIANTS[model_name].checkpoint_qk_scale`: `embed_dim ** -0.5`
             for most, `head_dim ** -0.5` for t2t_vit_dense and the ViTs the release lacks).
         include_preprocessing: whether the model normalises [0, 255] RGB input itself.
+        preset: write `output` as a keras-hub preset directory (`save_to_preset`), to upload to
+            Kaggle or Hugging Face, or to load with `keras_hub.models.ImageClassifier.from_preset`.
 
     Returns:
         The converted model and the `LoadReport`.
     """
     output = os.fspath(output)
-    if not output.endswith(KERAS_WEIGHTS_SUFFIXES):
+    if preset and os.path.exists(output):
+        raise FileExistsError(f"{output!r} exists; a preset is written into a new directory.")
+    if not preset and not output.endswith(KERAS_WEIGHTS_SUFFIXES):
         raise ValueError(f"output must end with {' or '.join(KERAS_WEIGHTS_SUFFIXES)}; got '{output}'.")
     if model_name not in VARIANTS:
         raise ValueError(f"Unknown model {model_name!r}; the official ones are {', '.join(VARIANTS)}.")
@@ -97,7 +103,9 @@ def convert_checkpoint(
         qk_scale=VARIANTS[model_name].checkpoint_qk_scale if qk_scale is None else qk_scale,
     )
     report = load_torch_checkpoint(model, state_dict, strict=strict)
-    if output.endswith(".keras"):
+    if preset:
+        model.save_to_preset(output)
+    elif output.endswith(".keras"):
         model.save(output)
     else:
         model.save_weights(output)

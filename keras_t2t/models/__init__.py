@@ -8,6 +8,7 @@ from keras_t2t.models.image_classifier import T2TViTImageClassifier
 from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor, T2TViTImageConverter
 from keras_t2t.models.precision import with_dtype
 from keras_t2t.models.preprocessing import preprocess_input
+from keras_t2t.models.presets import PRESETS, Preset
 from keras_t2t.models.registry import create_model, list_models
 from keras_t2t.models.saving import load_model
 from keras_t2t.models.se import T2TViT14_SE, ViT_SE
@@ -46,6 +47,8 @@ __all__ = [
     "T2TViT_t14",
     "T2TViT_t19",
     "T2TViT_t24",
+    "PRESETS",
+    "Preset",
     "VARIANTS",
     "Variant",
     "ViT_DN",

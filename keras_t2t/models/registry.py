@@ -1,11 +1,18 @@
-"""Builders by official name: `create_model("t2t_vit_14")`, `list_models()`."""
+"""Builders by official name (`create_model("t2t_vit_14")`, `list_models()`), and the named presets'
+directories (`preset_location("t2t_vit_14_imagenet")`).
+
+The builders and the preset directories are registered by `keras_t2t.models.t2t_vit`, which the
+classes' `from_preset` cannot import (it imports them).
+"""
 
 import difflib
+import os
 from collections.abc import Callable
 
 import keras
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
+_PRESET_DIRECTORIES: dict[str, Callable[[], str]] = {}
 
 
 def register_model(name: str, builder: Callable[..., keras.Model]) -> None:
@@ -35,3 +42,29 @@ def create_model(name: str, **kwargs) -> keras.Model:
     Example: `create_model("t2t_vit_14", classes=10, input_shape=(384, 384, 3))`.
     """
     return get_builder(name)(**kwargs)
+
+
+def register_preset(name: str, make_directory: Callable[[], str]) -> None:
+    """Makes `preset_location(name)` the directory `make_directory()` returns (and makes)."""
+    if name in _PRESET_DIRECTORIES:
+        raise ValueError(f"A preset is already registered as {name!r}.")
+    _PRESET_DIRECTORIES[name] = make_directory
+
+
+def preset_location(preset: str) -> str:
+    """What keras-hub's `from_preset` is to load for `preset`: a named preset's local directory
+    (made on first use), or `preset` itself, a directory or a Kaggle / Hugging Face handle.
+
+    Raises:
+        ValueError: `preset` is neither a known name, a handle nor an existing path.
+    """
+    if preset in _PRESET_DIRECTORIES:
+        return _PRESET_DIRECTORIES[preset]()
+    if "://" in preset or os.path.exists(preset):
+        return preset
+    close = difflib.get_close_matches(preset, _PRESET_DIRECTORIES, n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"{preset!r} is neither a keras_t2t preset, a directory nor a handle (kaggle://..., hf://...)."
+        f"{hint} The presets are {', '.join(sorted(_PRESET_DIRECTORIES))}."
+    )

@@ -1,6 +1,8 @@
 """Classifier builders for the T2T-ViT family, in the keras.applications style."""
 
+import functools
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 
@@ -12,7 +14,8 @@ from keras_t2t.models.image_classifier import POOLING_MODES, T2TViTImageClassifi
 from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor, T2TViTImageConverter
 from keras_t2t.models.official_checkpoint import load_torch_checkpoint
 from keras_t2t.models.preprocessing import imagenet_normalization
-from keras_t2t.models.registry import register_model
+from keras_t2t.models.presets import PRESETS, Preset, imagenet_preset
+from keras_t2t.models.registry import register_model, register_preset
 from keras_t2t.models.saving import check_keras_archive
 from keras_t2t.models.variants import VARIANTS, Variant
 
@@ -74,18 +77,19 @@ def build_t2t_vit(
     # other model is filled from the checkpoint itself, as with a .pth.tar path.
     keep_conversion = False
     if official:
+        preset = imagenet_preset(variant.name, input_shape[0] if input_shape[0] == input_shape[1] else None)
         same_weights_as_checkpoint = (
             include_top
             and classes == 1000
             and include_preprocessing
-            and tuple(input_shape[:2]) == (variant.image_size, variant.image_size)
+            and tuple(input_shape[:2]) == (preset.image_size, preset.image_size)
             and set(backbone_kwargs) <= {"dtype", "attention_chunk_size", "seed"}
         )
-        converted = pretrained.converted_weights_path(variant)
+        converted = pretrained.converted_weights_path(preset)
         if same_weights_as_checkpoint and os.path.isfile(converted):
             weights = converted
         else:
-            weights = pretrained.official_checkpoint(variant)
+            weights = pretrained.official_checkpoint(preset)
             keep_conversion = same_weights_as_checkpoint
     from_torch = weights is not None and os.fspath(weights).endswith(TORCH_CHECKPOINT_SUFFIXES)
     if (from_torch or official) and backbone_config["qk_scale"] is None:
@@ -109,7 +113,7 @@ def build_t2t_vit(
     if from_torch:
         load_torch_checkpoint(model, weights)
         if keep_conversion:
-            _save_atomically(model, pretrained.converted_weights_path(variant))
+            _save_atomically(model, pretrained.converted_weights_path(preset))
     elif weights is not None:
         load_keras_weights(model, weights)
     if input_tensor is not None:
@@ -139,6 +143,27 @@ def _feature_extractor(
     features = backbone(x)
     outputs = features["sequence_output"] if pooling is None else pool_features(features, pooling)
     return keras.Model(inputs, outputs, name=name)
+
+
+def make_preset_directory(preset: Preset) -> str:
+    """The keras-hub preset directory of an official checkpoint, made on first use: the model built
+    with `weights="imagenet"` at the checkpoint's size (downloaded and converted as there), saved
+    with `save_to_preset` under a temporary name and renamed, so that no reader sees half of it."""
+    path = pretrained.preset_directory(preset)
+    if os.path.isdir(path):
+        return path
+    size = preset.image_size
+    model = build_t2t_vit(VARIANTS[preset.model], weights="imagenet", input_shape=(size, size, 3))
+    partial = f"{path}.{uuid.uuid4().hex}.partial"
+    try:
+        model.save_to_preset(partial)
+        os.replace(partial, path)
+    except OSError:
+        if not os.path.isdir(path):  # another process may have renamed its copy there first
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return path
 
 
 def _save_atomically(model: keras.Model, path: str) -> None:
@@ -188,12 +213,14 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
 
     Args:
         include_top: whether to end with the Dense classifier `head` on the class token.
-        weights: None (random initialisation); "imagenet", the official ImageNet checkpoint,
-            downloaded once into the Keras cache and converted (see `keras_t2t.models.pretrained`;
-            the first conversion needs `keras_t2t[convert]`, and is kept for the checkpoint's own
-            input size and 1000 classes); the path of a Keras weights file (`.weights.h5` or
-            `.keras`); or of an official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on load
-            by `keras_t2t.models.official_checkpoint.load_torch_checkpoint` (needs `keras_t2t[convert]`).
+        weights: None (random initialisation); "imagenet", the official ImageNet checkpoint
+            (the one trained at 384 for a 384x384 T2T-ViT-14), downloaded once into the Keras
+            cache and converted (see `keras_t2t.models.pretrained`; the first conversion needs
+            `keras_t2t[convert]`, and is kept for the checkpoint's own input size and 1000
+            classes); the path of a Keras weights file (`.weights.h5` or `.keras`); or of an
+            official PyTorch checkpoint (`.pth.tar`, `.pth`), converted on load by
+            `keras_t2t.models.official_checkpoint.load_torch_checkpoint` (needs
+            `keras_t2t[convert]`).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: `(height, width, channels)`, default `({size}, {size}, 3)`. Height and width must
             be multiples of 16 (of the product of the soft-split strides).
@@ -214,7 +241,9 @@ _BUILDER_DOCSTRING = """Builds the {name} classifier ({description}){accuracy}.
             `paddings`, `token_dim` for small images; `dtype`; `seed`).
 
     Returns:
-        A functional `keras.Model`.
+        A `T2TViTImageClassifier` (uncompiled, with a preprocessor holding the evaluation transform
+        when `include_preprocessing`); with `include_top=False` a functional `keras.Model` around
+        the backbone; with `input_tensor`, a functional model applying either to that tensor.
     """
 
 
@@ -279,3 +308,6 @@ T2TViT_t19 = make_builder(VARIANTS["t2t_vit_t_19"])
 T2TViT_t24 = make_builder(VARIANTS["t2t_vit_t_24"])
 T2TViT14_ResNeXt = make_builder(VARIANTS["t2t_vit_14_resnext"])
 T2TViT14_Wide = make_builder(VARIANTS["t2t_vit_14_wide"])
+
+for _preset in PRESETS.values():
+    register_preset(_preset.name, functools.partial(make_preset_directory, _preset))

@@ -16,7 +16,6 @@ class Variant:
         embed_dim, depth, num_heads, mlp_ratio, tokens_type: `T2TViTBackbone` arguments.
         image_size: the input size the official checkpoints were trained at.
         top1: ImageNet top-1 accuracy reported in the paper, if any.
-        checkpoint: file name of the official ImageNet checkpoint, if one was published.
         block_type: `T2TViTBackbone` argument: the block of the architecture study's variants
             ("se", "ghost", "dense"), "transformer" otherwise.
         checkpoint_qk_scale: the blocks' query-key scale that the official builder of this model
@@ -35,7 +34,6 @@ class Variant:
     tokens_type: str
     image_size: int = 224
     top1: float | None = None
-    checkpoint: str | None = None
     block_type: str = "transformer"
     checkpoint_qk_scale: float | None = None
 
@@ -73,7 +71,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=2.0,
             tokens_type="performer",
             top1=71.7,
-            checkpoint="71.7_T2T_ViT_7.pth.tar",
             checkpoint_qk_scale=256**-0.5,
         ),
         Variant(
@@ -85,7 +82,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=2.0,
             tokens_type="performer",
             top1=75.2,
-            checkpoint="75.2_T2T_ViT_10.pth.tar",
             checkpoint_qk_scale=256**-0.5,
         ),
         Variant(
@@ -97,7 +93,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=2.0,
             tokens_type="performer",
             top1=76.5,
-            checkpoint="76.5_T2T_ViT_12.pth.tar",
             checkpoint_qk_scale=256**-0.5,
         ),
         Variant(
@@ -109,7 +104,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="performer",
             top1=81.5,
-            checkpoint="81.5_T2T_ViT_14.pth.tar",
             checkpoint_qk_scale=384**-0.5,
         ),
         Variant(
@@ -121,7 +115,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="performer",
             top1=81.9,
-            checkpoint="81.9_T2T_ViT_19.pth.tar",
             checkpoint_qk_scale=448**-0.5,
         ),
         Variant(
@@ -133,7 +126,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="performer",
             top1=82.3,
-            checkpoint="82.3_T2T_ViT_24.pth.tar",
             checkpoint_qk_scale=512**-0.5,
         ),
         Variant(
@@ -145,7 +137,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="transformer",
             top1=81.7,
-            checkpoint="81.7_T2T_ViTt_14.pth.tar",
             checkpoint_qk_scale=384**-0.5,
         ),
         Variant(
@@ -157,7 +148,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="transformer",
             top1=82.4,
-            checkpoint="82.4_T2T_ViTt_19.pth.tar",
             checkpoint_qk_scale=448**-0.5,
         ),
         Variant(
@@ -169,7 +159,6 @@ VARIANTS: dict[str, Variant] = {
             mlp_ratio=3.0,
             tokens_type="transformer",
             top1=82.6,
-            checkpoint="82.6_T2T_ViTt_24.pth.tar",
             checkpoint_qk_scale=512**-0.5,
         ),
         Variant(

@@ -4,6 +4,7 @@ import contextlib
 import csv
 import dataclasses
 import os
+import shutil
 from collections.abc import Iterator
 
 import keras
@@ -29,6 +30,7 @@ LOG_FILENAME = "log.csv"
 BEST_FILENAME = "best.keras"
 LAST_FILENAME = "last.keras"
 CURVES_FILENAME = "curves.png"
+PRESET_DIRNAME = "preset"
 BACKUP_DIRNAME = "backup"
 TENSORBOARD_DIRNAME = "tensorboard"
 SERVING_DIRNAME = "serving"
@@ -54,6 +56,8 @@ class TrainResult:
         evaluation: "loss", "top1", "top5" of the last epoch's evaluation (EMA weights).
         best_model: the `.keras` file of the epoch with the best validation top-1 (EMA weights).
         last_model: the `.keras` file of the last epoch, optimizer state (and its EMA) included.
+        preset_dir: the best model as a keras-hub preset directory, to upload or to load with
+            `keras_hub.models.ImageClassifier.from_preset`.
         export_dir: the TF Serving version folder, or None without export.
     """
 
@@ -63,6 +67,7 @@ class TrainResult:
     evaluation: dict[str, float]
     best_model: str
     last_model: str
+    preset_dir: str
     export_dir: str | None
 
 
@@ -152,7 +157,8 @@ def train(
 
     The run's folder (`recipe.resolved_output_dir()`) receives `recipe.yaml`, `log.csv` (one row per
     epoch), `tensorboard/`, `best.keras` (best validation top-1, EMA weights), `last.keras`,
-    `curves.png`, and with `recipe.export` a TF Serving SavedModel in `serving/<model>/<version>/`.
+    `preset/` (the best model as a keras-hub preset), `curves.png`, and with `recipe.export` a TF
+    Serving SavedModel in `serving/<model>/<version>/`.
     A backup in `backup/` (every `recipe.backup_every_steps` steps and every epoch) lets a killed run
     resume, on the same command, at the step it had reached, with the weights an uninterrupted
     run would have: the data stream skips the batches already trained on. It is removed at the end.
@@ -228,8 +234,9 @@ def train(
     }
     export_dir = None
     if is_chief(strategy):
-        for filename in (BEST_FILENAME, LAST_FILENAME):
-            _add_preprocessor(os.path.join(run_dir, filename), model.preprocessor)
+        _add_preprocessor(os.path.join(run_dir, LAST_FILENAME), model.preprocessor)
+        best = _add_preprocessor(os.path.join(run_dir, BEST_FILENAME), model.preprocessor)
+        _replace_preset(best, os.path.join(run_dir, PRESET_DIRNAME))
         export_dir = _export(recipe, model, info.class_names, run_dir) if recipe.export else None
         # Imported where it is used: keras_t2t.visualize brings in matplotlib.
         from keras_t2t.visualize import plot_history
@@ -243,6 +250,7 @@ def train(
         evaluation=evaluation,
         best_model=os.path.join(run_dir, BEST_FILENAME),
         last_model=os.path.join(run_dir, LAST_FILENAME),
+        preset_dir=os.path.join(run_dir, PRESET_DIRNAME),
         export_dir=export_dir,
     )
 
@@ -261,15 +269,25 @@ def _preprocessor_detached(model: keras.Model) -> Iterator[None]:
         model.preprocessor = preprocessor
 
 
-def _add_preprocessor(path: str, preprocessor) -> None:
-    """Gives a `.keras` file saved during `fit` the model's preprocessor (see `_preprocessor_detached`)."""
-    if preprocessor is None or not os.path.exists(path):
-        return
+def _add_preprocessor(path: str, preprocessor) -> keras.Model:
+    """Gives a `.keras` file saved during `fit` the model's preprocessor (see
+    `_preprocessor_detached`); returns the model it holds."""
     saved = load_model(path)
-    saved.preprocessor = preprocessor
-    partial = f"{path.removesuffix('.keras')}.partial.keras"
-    saved.save(partial)
-    os.replace(partial, path)
+    if preprocessor is not None:
+        saved.preprocessor = preprocessor
+        partial = f"{path.removesuffix('.keras')}.partial.keras"
+        saved.save(partial)
+        os.replace(partial, path)
+    return saved
+
+
+def _replace_preset(model: keras.Model, preset_dir: str) -> None:
+    """Writes `model` as a keras-hub preset in `preset_dir`, replacing one a resumed run wrote."""
+    partial = f"{preset_dir}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_to_preset(partial)
+    shutil.rmtree(preset_dir, ignore_errors=True)
+    os.replace(partial, preset_dir)
 
 
 def _compiled_model(

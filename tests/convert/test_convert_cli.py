@@ -1,8 +1,10 @@
 """`keras-t2t convert`: official checkpoint -> .weights.h5 / .keras, checked against the reference."""
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 torch = pytest.importorskip("torch")
 
@@ -94,6 +96,30 @@ def test_strict_failure_and_no_strict(tmp_path, capsys):
     assert "unexpected in the checkpoint (1): aux_head.weight" in capsys.readouterr().err
     assert main([*command, "--no-strict"]) == 0
     assert "not used:     aux_head.weight" in capsys.readouterr().out
+
+
+def test_convert_to_a_keras_hub_preset(tmp_path, capsys):
+    reference = reference_model("t2t_vit_t_14", 32)
+    checkpoint = save(tmp_path / "81.7_T2T_ViTt_14.pth.tar", reference.state_dict())
+    preset = str(tmp_path / "t2t_vit_t_14_preset")
+    assert main(["convert", checkpoint, "--model", "t2t_vit_t_14", "--preset", preset]) == 0
+    assert f"from_preset({preset!r})" in capsys.readouterr().out
+    classifier = keras_hub.models.ImageClassifier.from_preset(preset)
+    assert classifier.include_preprocessing and classifier.num_classes == 1000
+    pixels = images(32)
+    probabilities = classifier.predict(pixels, verbose=0)
+    expected = reference_output(reference, pixels)
+    np.testing.assert_allclose(probabilities, keras.ops.softmax(expected), atol=1e-5)
+    # The CLI takes the preset wherever it takes a model.
+    picture, quantised = tmp_path / "picture.png", np.uint8(pixels[:1])
+    picture.write_bytes(tf.io.encode_png(quantised[0]).numpy())
+    assert main(["predict", str(picture), "--weights", preset, "--top", "1"]) == 0
+    [scores] = classifier.predict(quantised.astype("float32"), verbose=0)
+    assert f"{scores.max():.4f}" in capsys.readouterr().out
+    assert main(["convert", checkpoint, "--model", "t2t_vit_t_14", "--preset", preset]) == 2
+    assert "exists" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one destination, not two
+        main(["convert", checkpoint, "--model", "t2t_vit_t_14", "--preset", preset, "--output", "o.keras"])
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,12 @@ import os
 import sys
 import threading
 
+import keras_hub
 import numpy as np
 import pytest
 
 import keras_t2t
-from keras_t2t.models import pretrained
+from keras_t2t.models import PRESETS, pretrained
 from tests.convert.checkpoints import images, reference_model, reference_output, save
 
 
@@ -74,7 +75,7 @@ def test_other_sizes_and_heads_transfer_from_the_cached_checkpoint(release):
     np.testing.assert_allclose(features.predict_on_batch(images(224)), expected, atol=2e-4)
     assert model.output_shape == (None, 5)
     assert len(server.paths) == 1  # the checkpoint was fetched once for both
-    assert not os.path.exists(pretrained.converted_weights_path(keras_t2t.VARIANTS["t2t_vit_7"]))
+    assert not os.path.exists(pretrained.converted_weights_path(PRESETS["t2t_vit_7_imagenet"]))
 
 
 def test_offline_fails_at_once_naming_the_file_and_where_to_put_it(tmp_path, monkeypatch):
@@ -97,3 +98,46 @@ def test_offline_fails_at_once_naming_the_file_and_where_to_put_it(tmp_path, mon
 def test_a_model_without_an_official_checkpoint_says_which_have_one():
     with pytest.raises(ValueError, match="t2t_vit_dense has no official ImageNet checkpoint.*t2t_vit_14"):
         keras_t2t.T2TViT_Dense(weights="imagenet")
+
+
+def test_a_named_preset_is_made_from_the_official_file_once_and_loads_through_keras_hub(release, monkeypatch):
+    reference, server = release
+    pixels = images(224)
+    expected = keras_t2t.T2TViT7(weights="imagenet").predict_on_batch(pixels)
+
+    classifier = keras_t2t.T2TViTImageClassifier.from_preset("t2t_vit_7_imagenet")
+    np.testing.assert_array_equal(classifier.predict_on_batch(pixels), expected)
+    directory = pretrained.preset_directory(PRESETS["t2t_vit_7_imagenet"])
+    assert {"config.json", "model.weights.h5", "task.json", "task.weights.h5"} <= set(os.listdir(directory))
+    assert len(server.paths) == 1
+
+    # Afterwards: from the directory, without torch; through keras-hub's own classes too.
+    monkeypatch.setitem(sys.modules, "torch", None)
+    again = keras_hub.models.ImageClassifier.from_preset(directory)
+    assert type(again) is keras_t2t.T2TViTImageClassifier
+    np.testing.assert_array_equal(again.predict_on_batch(pixels), expected)
+    backbone = keras_t2t.T2TViTBackbone.from_preset("t2t_vit_7_imagenet")
+    np.testing.assert_allclose(
+        backbone(keras_t2t.preprocess_input(pixels))["pooled_output"],
+        reference_output(reference, pixels, features=True),
+        atol=2e-4,
+    )
+    assert len(server.paths) == 1
+
+
+def test_unknown_preset_names_are_explained():
+    with pytest.raises(ValueError, match="Did you mean 't2t_vit_14_imagenet'.*t2t_vit_14_384_imagenet"):
+        keras_t2t.T2TViTImageClassifier.from_preset("t2t_vit_14_imagnet")
+
+
+def test_imagenet_weights_at_384_take_the_checkpoint_trained_at_384(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    server = _Server(tmp_path)  # nothing to serve: the error names the file it asked for
+    monkeypatch.setenv(pretrained.WEIGHTS_URL_ENV, server.url)
+    try:
+        with pytest.raises(OSError, match="83.3_T2T_ViT_14.pth.tar"):
+            keras_t2t.T2TViT14(weights="imagenet", input_shape=(384, 384, 3))
+        with pytest.raises(OSError, match="81.5_T2T_ViT_14.pth.tar"):
+            keras_t2t.T2TViT14(weights="imagenet", input_shape=(256, 256, 3))
+    finally:
+        server.close()

@@ -4,9 +4,11 @@ import os
 import re
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
+import keras_t2t
 from keras_t2t import cli, data
 from keras_t2t.data import Augmentation
 from keras_t2t.training import (
@@ -49,6 +51,12 @@ def test_cli_train_writes_the_run_folder(cli_run):
         assert os.path.exists(os.path.join(cli_run, name)), name
     assert os.path.exists(os.path.join(cli_run, "serving", "t2t_vit_7", "1", "saved_model.pb"))
     assert not os.path.exists(os.path.join(cli_run, "backup"))  # removed once the run is complete
+    # The files written during fit get the classifier's preprocessor back; the best is a preset too.
+    best = keras_t2t.load_model(os.path.join(cli_run, "best.keras"))
+    assert isinstance(best.preprocessor, keras_t2t.T2TViTImageClassifierPreprocessor)
+    preset = keras_hub.models.ImageClassifier.from_preset(os.path.join(cli_run, "preset"))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 40, 40, 3)).astype("float32")
+    np.testing.assert_array_equal(preset.predict(images, verbose=0), best.predict(images, verbose=0))
     with open(os.path.join(cli_run, "log.csv")) as f:
         header, *rows = f.read().splitlines()
     assert set(header.split(",")) == HISTORY_KEYS | {"epoch"}
