@@ -17,7 +17,7 @@ from keras_t2t.layers import (
 )
 from keras_t2t.layers.t2t_module import TOKENS_TYPES
 from keras_t2t.layers.utils import layer_norm
-from keras_t2t.models.registry import preset_location
+from keras_t2t.models.registry import NamedPresets
 
 BLOCK_TYPES = {
     "transformer": TransformerBlock,
@@ -28,7 +28,7 @@ BLOCK_TYPES = {
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
-class T2TViTBackbone(keras_hub.models.Backbone):
+class T2TViTBackbone(NamedPresets, keras_hub.models.Backbone):
     """The T2T-ViT feature extractor: T2T module, class token, position embedding, Transformer blocks.
 
         images -> T2TModule -> prepend class token -> + sinusoid position table -> Dropout
@@ -254,13 +254,6 @@ class T2TViTBackbone(keras_hub.models.Backbone):
             "drop_path_rate": self.drop_path_rate,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_preset(cls, preset: str, load_weights: bool = True, **kwargs):
-        """keras-hub's `from_preset`, which also takes the names of `keras_t2t.models.PRESETS`
-        (e.g. "t2t_vit_14_imagenet"): the official checkpoint, downloaded and converted into a
-        preset directory in the Keras cache on first use (see `keras_t2t.models.pretrained`)."""
-        return super().from_preset(preset_location(preset), load_weights=load_weights, **kwargs)
 
     @classmethod
     def from_config(cls, config):

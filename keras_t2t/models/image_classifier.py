@@ -8,13 +8,13 @@ from keras_t2t.layers.utils import dense
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor
 from keras_t2t.models.preprocessing import imagenet_normalization
-from keras_t2t.models.registry import preset_location
+from keras_t2t.models.registry import NamedPresets
 
 POOLING_MODES = ("token", "avg", "max")
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
-class T2TViTImageClassifier(keras_hub.models.ImageClassifier):
+class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
     """A T2T-ViT image classifier: optional ImageNet normalisation, backbone, pooling, Dense head.
 
         images -> [normalization] -> backbone -> pooling -> Dropout -> head (Dense) -> activation
@@ -163,13 +163,6 @@ class T2TViTImageClassifier(keras_hub.models.ImageClassifier):
         keras.saving.load_weights(self, filepath, objects_to_skip=self._not_task_weights())
         if not self.compiled:
             self.compile()
-
-    @classmethod
-    def from_preset(cls, preset: str, load_weights: bool = True, **kwargs):
-        """keras-hub's `from_preset`, which also takes the names of `keras_t2t.models.PRESETS`
-        (e.g. "t2t_vit_14_imagenet"): the official checkpoint, downloaded and converted into a
-        preset directory in the Keras cache on first use (see `keras_t2t.models.pretrained`)."""
-        return super().from_preset(preset_location(preset), load_weights=load_weights, **kwargs)
 
     @classmethod
     def from_config(cls, config: dict):

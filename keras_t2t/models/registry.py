@@ -68,3 +68,13 @@ def preset_location(preset: str) -> str:
         f"{preset!r} is neither a keras_t2t preset, a directory nor a handle (kaggle://..., hf://...)."
         f"{hint} The presets are {', '.join(sorted(_PRESET_DIRECTORIES))}."
     )
+
+
+class NamedPresets:
+    """Mixin for keras-hub classes: `from_preset` also takes the names of `keras_t2t.models.PRESETS`
+    (e.g. "t2t_vit_14_imagenet"), the official checkpoints, downloaded and converted into a preset
+    directory in the Keras cache on first use (see `keras_t2t.models.pretrained`)."""
+
+    @classmethod
+    def from_preset(cls, preset: str, load_weights: bool = True, **kwargs):
+        return super().from_preset(preset_location(preset), load_weights=load_weights, **kwargs)
