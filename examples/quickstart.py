@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 import keras_t2t
-from keras_t2t.data import eval_transform
 from keras_t2t.export import decode_image
 
 TINY_MODEL = dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, token_dim=16)
@@ -46,17 +45,16 @@ def main(argv: list[str] | None = None) -> dict:
         model = keras_t2t.create_model(args.model, weights=args.weights)
     model.summary()
 
-    # 2. An image, resized and centre-cropped as in the paper's evaluation (RGB, 0..255).
+    # 2. An image of any size (RGB, 0..255).
     if args.image:
         with open(args.image, "rb") as f:
             image = decode_image(tf.constant(f.read()))
     else:
         image = tf.constant(drawn_image())
-    height, width = model.input_shape[1:3]
-    batch = eval_transform(image, (height, width))[None]
 
-    # 3. Predict: the model normalises 0..255 RGB itself and ends with a softmax over ImageNet.
-    probabilities = model.predict(batch, verbose=0)
+    # 3. Predict: the classifier's preprocessor resizes and centre-crops as in the paper's
+    # evaluation, the model normalises 0..255 RGB itself and ends with a softmax over ImageNet.
+    probabilities = model.predict(image[None], verbose=0)
     best = keras_t2t.decode_predictions(probabilities, top=5)[0]
     for wnid, name, score in best:
         print(f"{score:.4f}  {name} ({wnid})")

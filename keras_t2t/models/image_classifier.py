@@ -105,6 +105,8 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
     def get_config(self) -> dict:
         config = super().get_config()
         config["include_preprocessing"] = self.include_preprocessing
+        # keras-hub's ImageClassifier leaves it out, so that a reloaded head took the backbone's.
+        config["head_dtype"] = keras.saving.serialize_keras_object(self.head.dtype_policy)
         return config
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs) -> None:
@@ -168,7 +170,10 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
     def from_config(cls, config: dict):
         """Builds the classifier uncompiled: a `.keras` file restores its own compilation
         (`compile_from_config`), or has none, and `from_preset` compiles in `load_task_weights`."""
-        return super().from_config({"compile": False, **config})
+        config = {"compile": False, **config}
+        if isinstance(config.get("head_dtype"), dict):
+            config["head_dtype"] = keras.saving.deserialize_keras_object(config["head_dtype"])
+        return super().from_config(config)
 
     def _not_task_weights(self) -> list:
         optimizer = [self.optimizer] if getattr(self, "optimizer", None) is not None else []

@@ -36,7 +36,7 @@ def with_dtype(model: keras.Model, dtype: str | keras.DTypePolicy = "bfloat16") 
 
     if isinstance(model, T2TViTImageClassifier):
         # clone_model would return a plain functional model; the class is rebuilt from its config.
-        config = {**model.get_config(), "backbone": clone_layer(model.backbone)}
+        config = {**model.get_config(), "backbone": clone_layer(model.backbone), "head_dtype": policy}
         copy = T2TViTImageClassifier.from_config(config)
     elif isinstance(model, T2TViTBackbone):
         copy = clone_layer(model)

@@ -140,6 +140,19 @@ def test_the_classifier_round_trips_through_keras_and_keras_hub_presets(tmp_path
     np.testing.assert_array_equal(backbone(x)["pooled_output"], model.backbone(x)["pooled_output"])
 
 
+def test_the_head_dtype_survives_saving(tmp_path):
+    backbone = keras_t2t.T2TViTBackbone(
+        embed_dim=32, depth=1, num_heads=2, image_shape=(32, 32, 3), token_dim=8, dtype="mixed_bfloat16"
+    )
+    classifier = keras_t2t.T2TViTImageClassifier(backbone, 3, head_dtype="float32", compile=False)
+    classifier.save(tmp_path / "model.keras")
+    loaded = keras_t2t.load_model(tmp_path / "model.keras")
+    assert loaded.head.dtype_policy.name == "float32"
+    assert loaded.backbone.dtype_policy.name == "mixed_bfloat16"
+    images = _raw(32, 32)
+    np.testing.assert_array_equal(loaded(images), classifier(images))
+
+
 def test_a_trained_classifier_keeps_its_optimizer_and_weight_average_through_save_and_load(tmp_path):
     model = keras_t2t.create_model("t2t_vit_7", classes=3, **TINY)
     model.compile(
