@@ -121,6 +121,12 @@ class T2TViTImageConverter(keras_hub.layers.ImageConverter):
         self.crop_pct = crop_pct
 
     def call(self, inputs):
+        if isinstance(inputs, list | tuple | tf.RaggedTensor) and self.image_size is None:
+            raise ValueError("Images of different sizes need an image_size to be brought to.")
+        if isinstance(inputs, tf.RaggedTensor):
+            # keras-hub's preprocessor hands a list of images of different sizes over as one.
+            spec = tf.TensorSpec([*self.image_size, inputs.shape[-1]], tf.float32)
+            return tf.map_fn(lambda image: self.call(image.to_tensor()), inputs, fn_output_signature=spec)
         if isinstance(inputs, list | tuple):
             shapes = {tuple(np.shape(image)) for image in inputs}
             if len(shapes) > 1:

@@ -81,6 +81,10 @@ def test_predict_takes_raw_images_of_any_size():
     images = _raw(45, 60)
     expected = model(np.stack([eval_transform(image, (32, 32)) for image in images]))
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+    # Images of different sizes: a list through the preprocessor.
+    mixed = [images[0], _raw(70, 33, batch=1)[0]]
+    expected = model(np.stack([eval_transform(image, (32, 32)) for image in mixed]))
+    np.testing.assert_allclose(model(model.preprocessor(mixed)), expected, atol=1e-6)
     # Images already at the model's size, e.g. from the training pipeline, go in as they are.
     sized = _raw(32, 32)
     np.testing.assert_allclose(model.predict(sized, verbose=0), model(sized), atol=1e-6)
