@@ -32,7 +32,7 @@ TORCH_ROWS = {"float32": "float32", "autocast_bfloat16": "bfloat16"}
 OPENVINO_ROWS = {"f32": "float32", "bf16": "bfloat16"}
 
 
-def _torch_model(model_name: str, image_size: int):
+def torch_model(model_name: str, image_size: int):
     from keras_t2t.models import VARIANTS
     from tests.convert import torch_reference
 
@@ -47,7 +47,7 @@ def _torch_model(model_name: str, image_size: int):
 def _torch_worker(config: dict, queue) -> None:
     import torch
 
-    model = _torch_model(config["model"], config["image_size"])
+    model = torch_model(config["model"], config["image_size"])
     images = torch.rand(config["batch_size"], 3, config["image_size"], config["image_size"])
     bfloat16 = config["precision"] == "autocast_bfloat16"
 
@@ -58,13 +58,13 @@ def _torch_worker(config: dict, queue) -> None:
     queue.put(config["batch_size"] / median_step_seconds(step, config["warmup"], config["steps"]))
 
 
-def _openvino_worker(config: dict, queue) -> None:
+def openvino_worker(config: dict, queue) -> None:
     import numpy as np
     import openvino
     import torch
 
     size = config["image_size"]
-    model = _torch_model(config["model"], size)
+    model = torch_model(config["model"], size)
     with torch.no_grad():
         converted = openvino.convert_model(model, example_input=torch.rand(1, 3, size, size))
     compiled = openvino.Core().compile_model(
@@ -89,7 +89,7 @@ def _measure(runtime: str, precision: str, config: dict) -> float:
             config["warmup"],
             config["steps"],
         ).images_per_second
-    worker = _torch_worker if runtime == "PyTorch" else _openvino_worker
+    worker = _torch_worker if runtime == "PyTorch" else openvino_worker
     return in_fresh_process(worker, config)
 
 
@@ -114,7 +114,7 @@ def main() -> None:
         rows += [("OpenVINO", precision) for precision in OPENVINO_ROWS]
     else:
         print('OpenVINO not installed (pip install "keras_t2t[bench]"): no OpenVINO rows')
-    print(f"CPU: {_cpu_name()}; {os.cpu_count()} cores; {_bfloat16_instructions()}")
+    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; {bfloat16_instructions()}")
 
     rates: dict[tuple, list[float]] = {}
     for _ in range(args.rounds):
@@ -158,7 +158,7 @@ def main() -> None:
                 )
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
@@ -167,7 +167,7 @@ def _cpu_name() -> str:
         return platform.processor() or "unknown"
 
 
-def _bfloat16_instructions() -> str:
+def bfloat16_instructions() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line for line in f if line.startswith("flags")), "").split()

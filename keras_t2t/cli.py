@@ -266,11 +266,26 @@ def _read_class_names(path: str | None) -> list[str] | None:
         return [line.strip() for line in f if line.strip()]
 
 
+# The formats of export.artifact by name, with the suffix of their file.
+EXPORT_FORMATS = {export_format: suffix for suffix, (export_format, _, _) in export.ARTIFACT_FORMATS.items()}
+
+
 def _add_export_parser(subparsers) -> None:
     parser = subparsers.add_parser("export")
     _add_classifier_arguments(parser)
     parser.add_argument(
-        "--output", required=True, metavar="DIR", help="the model's base folder for TF Serving"
+        "--format",
+        default="saved_model",
+        choices=["saved_model", *EXPORT_FORMATS],
+        help="saved_model (default): a TensorFlow Serving SavedModel; onnx, litert or openvino: one "
+        "file for that runtime, images 0..255 in, probabilities out, any batch size",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="saved_model: the model's base folder for TF Serving; otherwise the file to write "
+        f"({', '.join(f'{suffix} for {name}' for name, suffix in EXPORT_FORMATS.items())})",
     )
     parser.add_argument(
         "--version", type=int, default=None, help="version folder (default: one more than the highest)"
@@ -300,6 +315,8 @@ def _add_export_parser(subparsers) -> None:
 
 
 def _run_export(args) -> int:
+    if args.format != "saved_model":
+        return _run_export_artifact(args)
     model = _load_classifier(args)
     path = export.saved_model(
         model,
@@ -322,6 +339,33 @@ def _run_export(args) -> int:
     print(f"{export.SERVING_DEFAULT}: images float32 [batch, {height}, {width}, 3], RGB 0..255")
     print(f"{export.SERVING_BYTES}:   image_bytes string [batch], JPEG or PNG")
     print(f"serve with:   tensorflow_model_server --model_base_path={args.output} --rest_api_port=8501")
+    return 0
+
+
+def _run_export_artifact(args) -> int:
+    suffix = EXPORT_FORMATS[args.format]
+    if not args.output.endswith(suffix):
+        raise ValueError(f"--format {args.format} writes a {suffix} file: give --output NAME{suffix}.")
+    serving_only = [
+        flag
+        for flag, given in (
+            ("--version", args.version is not None),
+            ("--top-k", args.top_k is not None),
+            ("--class-names", args.class_names is not None),
+            ("--precision", args.precision != "float32"),
+        )
+        if given
+    ]
+    if serving_only:
+        raise ValueError(f"{', '.join(serving_only)} apply to the saved_model format only.")
+    model = _load_classifier(args)
+    export.artifact(model, args.output, use_ema=args.ema)
+    ema = args.ema and ema_optimizer(model) is not None
+    height, width = model.input_shape[1:3]
+    print(f"wrote:        {args.output}")
+    print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}, float32")
+    print(f"input:        images float32 [batch, {height}, {width}, 3], RGB 0..255")
+    print(f"output:       probabilities float32 [batch, {model.output_shape[-1]}]")
     return 0
 
 

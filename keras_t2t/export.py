@@ -15,6 +15,7 @@ replays before it takes traffic.
 import contextlib
 import dataclasses
 import functools
+import importlib.util
 import os
 import shutil
 import uuid
@@ -26,7 +27,8 @@ import tensorflow as tf
 
 from keras_t2t.ema import ema_weights
 from keras_t2t.imagenet_classes import NUM_IMAGENET_CLASSES, imagenet_class_names
-from keras_t2t.models.image_classifier import T2TViTImageClassifier
+from keras_t2t.layers.utils import portable_graph
+from keras_t2t.models.image_classifier import T2TViTImageClassifier, pool_features
 from keras_t2t.models.image_converter import IMAGENET_OFFSET, IMAGENET_SCALE, T2TViTImageConverter
 from keras_t2t.models.precision import with_dtype
 
@@ -34,6 +36,12 @@ SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
 WARMUP_FILENAME = "tf_serving_warmup_requests"
 EXPORT_PRECISIONS = ("float32", "bfloat16")
+# Artifact suffix -> (Keras' export format, the modules it needs, the keras_t2t extra that has them).
+ARTIFACT_FORMATS = {
+    ".onnx": ("onnx", ("tf2onnx", "onnx"), "onnx"),
+    ".tflite": ("litert", (), "litert"),
+    ".xml": ("openvino", ("openvino", "scipy"), "openvino"),
+}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -105,13 +113,7 @@ class ServingFunctions:
             )
         self.top_k = top_k
         self.class_names = _class_names(class_names, num_classes)
-        if not isinstance(model, T2TViTImageClassifier) and None in (preprocess, from_logits):
-            raise ValueError(
-                f"{model.name!r} is not a T2TViTImageClassifier, so whether it normalises its inputs "
-                "and whether it returns logits cannot be read off it: pass preprocess= and from_logits=."
-            )
-        self.preprocess = not model.include_preprocessing if preprocess is None else preprocess
-        self.from_logits = model.returns_logits if from_logits is None else from_logits
+        self.preprocess, self.from_logits = _inputs_and_outputs(model, preprocess, from_logits)
         # One converter for both signatures: images of the model's size are only normalised (when
         # `preprocess`), decoded images of any size get the evaluation transform first.
         self.converter = T2TViTImageConverter(
@@ -248,6 +250,93 @@ def saved_model(
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
     return version_dir
+
+
+def artifact(
+    model: keras.Model,
+    path: str,
+    *,
+    preprocess: bool | None = None,
+    from_logits: bool | None = None,
+    use_ema: bool = True,
+) -> str:
+    """Exports a classifier for another runtime, in the format `path`'s suffix names.
+
+    `.onnx` (ONNX Runtime), `.tflite` (LiteRT) or `.xml` (OpenVINO IR, with its `.bin` beside it),
+    through Keras' `model.export`. Like the SavedModel's `serving_default`, the artifact takes
+    float32 `(batch, H, W, 3)` RGB 0..255 (any batch size) and returns `(batch, classes)`
+    probabilities: the ImageNet normalisation and the softmax are inside. The graph is traced in
+    `keras_t2t.layers.portable_graph()`, so that each runtime converts every operation. Written
+    under a temporary name and renamed when complete.
+
+    Args:
+        model: a `T2TViTImageClassifier`, or another classifier (then `preprocess` and
+            `from_logits` must be given).
+        path: the file to write: `<name>.onnx`, `<name>.tflite` or `<name>.xml`.
+        preprocess, from_logits: see `ServingFunctions`.
+        use_ema: export the moving average of the weights when the model's optimizer keeps one.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: an unknown suffix.
+        ImportError: the converter the format needs is not installed; the message names the extra.
+    """
+    suffix = os.path.splitext(path)[1]
+    if suffix not in ARTIFACT_FORMATS:
+        raise ValueError(
+            f"{path!r}: the artifact's format is read off its suffix, one of "
+            f"{', '.join(f'{s} ({f})' for s, (f, _, _) in ARTIFACT_FORMATS.items())}; for a "
+            "TensorFlow Serving SavedModel use export.saved_model."
+        )
+    export_format, modules, extra = ARTIFACT_FORMATS[suffix]
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ImportError(
+            f'Exporting {suffix} files needs {" and ".join(missing)}: pip install "keras_t2t[{extra}]".'
+        )
+    preprocess, from_logits = _inputs_and_outputs(model, preprocess, from_logits)
+    portable = _portable_classifier(model, preprocess, from_logits)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    staging_dir = os.path.join(folder, f".{os.path.basename(path)}.incomplete-{uuid.uuid4().hex}")
+    staged = os.path.join(staging_dir, os.path.basename(path))
+    try:
+        os.makedirs(staging_dir)
+        with ema_weights(model) if use_ema else contextlib.nullcontext(), portable_graph():
+            # Keras' ONNX export needs a model that has been called.
+            portable(np.zeros((1, *portable.input_shape[1:]), "float32"))
+            portable.export(staged, format=export_format, verbose=False)
+        # OpenVINO's weights first, so that the .xml appears only beside a complete .bin.
+        for name in sorted(os.listdir(staging_dir), key=lambda name: name == os.path.basename(path)):
+            os.replace(os.path.join(staging_dir, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+    return path
+
+
+def _portable_classifier(model: keras.Model, preprocess: bool, from_logits: bool) -> keras.Model:
+    """`model` as the artifact computes it: 0..255 RGB -> probabilities, one functional graph.
+
+    The ImageNet normalisation is a `Rescaling` (constants inside the graph: tf2onnx turns the
+    `Normalization` layer's captured tensors into extra inputs), the model's own included: a
+    `T2TViTImageClassifier` is reassembled from its backbone, pooling and head, which keep their
+    weights.
+    """
+    inputs = keras.Input(model.input_shape[1:], name="images")
+    normalise = preprocess or getattr(model, "normalization", None) is not None
+    x = keras.layers.Rescaling(IMAGENET_SCALE, IMAGENET_OFFSET)(inputs) if normalise else inputs
+    if isinstance(model, T2TViTImageClassifier):
+        pooled = pool_features(model.backbone(x), model.pooling)
+        scores = model.output_activation(model.head(pooled))
+    else:
+        scores = model(x)
+    if from_logits:
+        scores = keras.layers.Softmax(dtype="float32")(scores)
+    return keras.Model(
+        inputs, keras.layers.Activation("linear", dtype="float32", name="probabilities")(scores)
+    )
 
 
 def next_version(export_dir: str) -> int:
@@ -387,6 +476,20 @@ def _num_classes(model: keras.Model) -> int:
             f"output shape is {shape}. Build it with `include_top=True`."
         )
     return shape[-1]
+
+
+def _inputs_and_outputs(
+    model: keras.Model, preprocess: bool | None, from_logits: bool | None
+) -> tuple[bool, bool]:
+    """Whether to normalise the images before the model, and to apply a softmax after it (see
+    `ServingFunctions`), read off a `T2TViTImageClassifier` where not given."""
+    if not isinstance(model, T2TViTImageClassifier) and None in (preprocess, from_logits):
+        raise ValueError(
+            f"{model.name!r} is not a T2TViTImageClassifier, so whether it normalises its inputs "
+            "and whether it returns logits cannot be read off it: pass preprocess= and from_logits=."
+        )
+    preprocess = not model.include_preprocessing if preprocess is None else preprocess
+    return preprocess, model.returns_logits if from_logits is None else from_logits
 
 
 def _class_names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:

@@ -1,6 +1,16 @@
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
+
+from keras_t2t.layers.utils import in_portable_graph
+
+
+def _patch_kernel(kernel_size: int, channels: int) -> np.ndarray:
+    """`(k, k, C, k * k * C)` one-hot kernel: output channel `(row * k + col) * C + c` copies input
+    channel `c` at `(row, col)` of the window, the order of `tf.image.extract_patches`."""
+    kernel = np.eye(kernel_size * kernel_size * channels, dtype="float32")
+    return kernel.reshape(kernel_size, kernel_size, channels, -1)
 
 
 def soft_split_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -49,13 +59,19 @@ class SoftSplit(keras.layers.Layer):
         p = self.padding
         if p:
             images = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
-        patches = tf.image.extract_patches(
-            images,
-            sizes=(1, self.kernel_size, self.kernel_size, 1),
-            strides=(1, self.stride, self.stride, 1),
-            rates=(1, 1, 1, 1),
-            padding="VALID",
-        )
+        if in_portable_graph():
+            # The same patches from a convolution with one-hot kernels, which every runtime has
+            # (LiteRT has no ExtractImagePatches; tf2onnx converts it wrongly for a dynamic batch).
+            # Each output channel copies one input value: exact, for k * k * C times the work.
+            patches = ops.conv(images, _patch_kernel(self.kernel_size, channels), strides=self.stride)
+        else:
+            patches = tf.image.extract_patches(
+                images,
+                sizes=(1, self.kernel_size, self.kernel_size, 1),
+                strides=(1, self.stride, self.stride, 1),
+                rates=(1, 1, 1, 1),
+                padding="VALID",
+            )
         return ops.reshape(
             patches, (-1, out_height * out_width, self.kernel_size * self.kernel_size * channels)
         )

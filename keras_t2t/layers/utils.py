@@ -1,5 +1,9 @@
 """Layers and factories the other layers share: T2T-ViT's initialisers, its Dense and LayerNorm."""
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -26,6 +30,13 @@ class TokenDense(keras.layers.Dense):
     """
 
     def call(self, inputs, training=None):
+        if in_portable_graph() and self.activation is keras.activations.gelu:
+            # TensorFlow computes the exact GELU with Erfc, which tf2onnx does not convert; the
+            # same function through erf (`kernel` includes a LoRA update, as in Dense.call).
+            outputs = ops.matmul(inputs, self.kernel)
+            if self.bias is not None:
+                outputs = outputs + self.bias
+            return 0.5 * outputs * (1.0 + ops.erf(outputs * 0.7071067811865476))
         if len(inputs.shape) == 2:
             return super().call(inputs)
         outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])))
@@ -69,9 +80,10 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
     rewrites that form, with the scale and offset, into one oneDNN `_MklLayerNorm` kernel, where
     Keras' form runs about ten elementwise and reduction kernels (T2T-ViT-7 inference, batch 16,
     2 CPU cores: 61 -> 72 images/s). In training, and wherever a GPU is present, it runs the
-    centred form above as plain operations: the rewrite does not apply to a graph that needs the
-    gradient, XLA fuses the plain form well, and XLA compiled the batch-norm form's gradient into
-    a fusion that made a T2T-ViT-7 training step almost three times slower on CPU. The form is
+    centred form above as plain operations (as inside `portable_graph()`, for other runtimes): the
+    rewrite does not apply to a graph that needs the gradient, XLA fuses the plain form well, and
+    XLA compiled the batch-norm form's gradient into a fusion that made a T2T-ViT-7 training step
+    almost three times slower on CPU. The form is
     chosen when the layer is traced, so a SavedModel keeps the form of the machine that exported
     it. Same weights as `keras.layers.LayerNormalization` and, up to rounding, the same results.
     Like Keras, it computes in float32 under mixed precision.
@@ -88,7 +100,7 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs, training=None):
-        if training or tf.config.list_logical_devices("GPU"):
+        if training or in_portable_graph() or tf.config.list_logical_devices("GPU"):
             x = tf.cast(inputs, tf.float32)
             normalized = _centred_normalization(x, self.epsilon)
         else:
@@ -98,6 +110,27 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             normalized = _batch_norm_over_rows(x, self.epsilon)
         gamma, beta = tf.cast(self.gamma, x.dtype), tf.cast(self.beta, x.dtype)
         return tf.cast(normalized * gamma + beta, self.compute_dtype)
+
+
+_PORTABLE_GRAPH = contextvars.ContextVar("keras_t2t_portable_graph", default=False)
+
+
+@contextlib.contextmanager
+def portable_graph() -> Iterator[None]:
+    """Layers traced inside the block use only operations that other runtimes convert (ONNX through
+    tf2onnx, LiteRT, OpenVINO), for the same results: the plain layer norm instead of TensorFlow's
+    oneDNN form (tf2onnx rejects its `PlaceholderWithDefault` barriers), soft splits as a
+    convolution (LiteRT has no `ExtractImagePatches`), GELU through erf (tf2onnx lacks Erfc)."""
+    token = _PORTABLE_GRAPH.set(True)
+    try:
+        yield
+    finally:
+        _PORTABLE_GRAPH.reset(token)
+
+
+def in_portable_graph() -> bool:
+    """Whether a layer is being traced inside `portable_graph()`."""
+    return _PORTABLE_GRAPH.get()
 
 
 def _centred_normalization(x: tf.Tensor, epsilon: float) -> tf.Tensor:

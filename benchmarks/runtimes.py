@@ -1,0 +1,161 @@
+"""Batch-1 latency of keras_t2t's artifacts in their runtimes, beside the Keras model and the
+official model in the same runtimes, on this machine and in one run.
+
+    python benchmarks/runtimes.py --models t2t_vit_7 t2t_vit_14 --rounds 2
+
+Rows, each measured in a fresh process (median step time after warm-up, milliseconds per step,
+float32 throughout, random weights):
+- keras_t2t `predict_on_batch` (TensorFlow);
+- `keras_t2t.export.artifact` files: `.onnx` in ONNX Runtime, `.tflite` in LiteRT's interpreter,
+  `.xml` in OpenVINO (`INFERENCE_PRECISION_HINT` f32, `PERFORMANCE_HINT` LATENCY);
+- the PyTorch rendering of the official model (tests/convert/torch_reference.py) converted to ONNX
+  (`torch.onnx.export`) for ONNX Runtime, and by `openvino.convert_model` for OpenVINO.
+A runtime whose extra is missing (`keras_t2t[onnx]`, `[litert]`, `[openvino]`) is left out.
+"""
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from peers import bfloat16_instructions, cpu_name, openvino_worker, torch_model  # noqa: E402
+
+from keras_t2t.benchmark import in_fresh_process, measure, median_step_seconds  # noqa: E402
+
+RUNTIME_MODULES = {"ONNX Runtime": "onnxruntime", "LiteRT": "ai_edge_litert", "OpenVINO": "openvino"}
+
+
+def _ours_worker(config: dict, queue) -> None:
+    import numpy as np
+
+    import keras_t2t
+    from keras_t2t import export
+
+    size, runtime = config["image_size"], config["runtime"]
+    model = keras_t2t.create_model(config["model"], input_shape=(size, size, 3))
+    suffix = {"ONNX Runtime": ".onnx", "LiteRT": ".tflite", "OpenVINO": ".xml"}[runtime]
+    images = np.random.default_rng(0).uniform(0, 255, (config["batch_size"], size, size, 3)).astype("float32")
+    with tempfile.TemporaryDirectory() as folder:
+        path = export.artifact(model, os.path.join(folder, f"model{suffix}"))
+        step = _runner(runtime, path, images)
+        queue.put(median_step_seconds(step, config["warmup"], config["steps"]))
+
+
+def _official_onnx_worker(config: dict, queue) -> None:
+    import numpy as np
+    import torch
+
+    size = config["image_size"]
+    model = torch_model(config["model"], size)
+    images = np.random.default_rng(0).random((config["batch_size"], 3, size, size), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "official.onnx")
+        with torch.no_grad():
+            torch.onnx.export(model, (torch.from_numpy(images),), path, dynamo=False)
+        step = _runner("ONNX Runtime", path, images)
+        queue.put(median_step_seconds(step, config["warmup"], config["steps"]))
+
+
+def _runner(runtime: str, path: str, images):
+    """A function running one batch through the file in its runtime."""
+    if runtime == "ONNX Runtime":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path)
+        name = session.get_inputs()[0].name
+        return lambda: session.run(None, {name: images})
+    if runtime == "LiteRT":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(path, num_threads=os.cpu_count())
+        [inputs] = interpreter.get_input_details()
+        interpreter.resize_tensor_input(inputs["index"], images.shape)
+        interpreter.allocate_tensors()
+
+        def invoke():
+            interpreter.set_tensor(inputs["index"], images)
+            interpreter.invoke()
+
+        return invoke
+    import openvino
+
+    compiled = openvino.Core().compile_model(
+        path, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    )
+    request = compiled.create_infer_request()
+    return lambda: request.infer({0: images})
+
+
+def _milliseconds(row: tuple[str, str], config: dict) -> float:
+    source, runtime = row
+    if runtime == "TensorFlow":
+        result = measure(
+            config["model"],
+            "inference",
+            "float32",
+            False,
+            config["batch_size"],
+            config["image_size"],
+            config["warmup"],
+            config["steps"],
+        )
+        return 1e3 * config["batch_size"] / result.images_per_second
+    config = {**config, "runtime": runtime}
+    if source == "keras_t2t":
+        return 1e3 * in_fresh_process(_ours_worker, config)
+    if runtime == "ONNX Runtime":
+        return 1e3 * in_fresh_process(_official_onnx_worker, config)
+    images_per_second = in_fresh_process(openvino_worker, {**config, "precision": "f32"})
+    return 1e3 * config["batch_size"] / images_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["t2t_vit_7", "t2t_vit_14"])
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, help="passes over every row (default 2)")
+    args = parser.parse_args()
+
+    available = [name for name, module in RUNTIME_MODULES.items() if importlib.util.find_spec(module)]
+    rows = [("keras_t2t", "TensorFlow")] + [("keras_t2t", runtime) for runtime in available]
+    rows += [("official", runtime) for runtime in available if runtime != "LiteRT"]
+    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; {bfloat16_instructions()}")
+    print(f"runtimes: {', '.join(available) or 'none besides TensorFlow'}")
+
+    times: dict[tuple, list[float]] = {}
+    for _ in range(args.rounds):
+        for model in args.models:
+            config = dict(
+                model=model,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                warmup=args.warmup,
+                steps=args.steps,
+            )
+            for row in rows:
+                milliseconds = _milliseconds(row, config)
+                times.setdefault((model, *row), []).append(milliseconds)
+                print(f"  {model} {row[0]} in {row[1]}: {milliseconds:.1f} ms", flush=True)
+
+    print()
+    print(f"| model | model's code | runtime | ms / batch of {args.batch_size} | ms ours / ms official |")
+    print("|---|---|---|---|---|")
+    for (model, source, runtime), values in times.items():
+        official = times.get((model, "official", runtime))
+        ratio = (
+            f"{statistics.median(values) / statistics.median(official):.2f}"
+            if source == "keras_t2t" and official
+            else ""
+        )
+        print(f"| {model} | {source} | {runtime} | {statistics.median(values):.1f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
