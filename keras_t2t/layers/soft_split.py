@@ -1,16 +1,8 @@
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_t2t.layers.utils import in_portable_graph
-
-
-def _patch_kernel(kernel_size: int, channels: int) -> np.ndarray:
-    """`(k, k, C, k * k * C)` one-hot kernel: output channel `(row * k + col) * C + c` copies input
-    channel `c` at `(row, col)` of the window, the order of `tf.image.extract_patches`."""
-    kernel = np.eye(kernel_size * kernel_size * channels, dtype="float32")
-    return kernel.reshape(kernel_size, kernel_size, channels, -1)
 
 
 def soft_split_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -60,10 +52,19 @@ class SoftSplit(keras.layers.Layer):
         if p:
             images = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
         if in_portable_graph():
-            # The same patches from a convolution with one-hot kernels, which every runtime has
-            # (LiteRT has no ExtractImagePatches; tf2onnx converts it wrongly for a dynamic batch).
-            # Each output channel copies one input value: exact, for k * k * C times the work.
-            patches = ops.conv(images, _patch_kernel(self.kernel_size, channels), strides=self.stride)
+            # The same patches from k * k strided slices, concatenated in (row, col, channel)
+            # order: operations every runtime has (LiteRT has no ExtractImagePatches, and tf2onnx
+            # converts it wrongly for a dynamic batch), and exact.
+            k, step = self.kernel_size, self.stride
+            rows, cols = step * (out_height - 1) + 1, step * (out_width - 1) + 1
+            patches = ops.concatenate(
+                [
+                    images[:, row : row + rows : step, col : col + cols : step, :]
+                    for row in range(k)
+                    for col in range(k)
+                ],
+                axis=-1,
+            )
         else:
             patches = tf.image.extract_patches(
                 images,

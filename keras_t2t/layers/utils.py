@@ -119,8 +119,8 @@ _PORTABLE_GRAPH = contextvars.ContextVar("keras_t2t_portable_graph", default=Fal
 def portable_graph() -> Iterator[None]:
     """Layers traced inside the block use only operations that other runtimes convert (ONNX through
     tf2onnx, LiteRT, OpenVINO), for the same results: the plain layer norm instead of TensorFlow's
-    oneDNN form (tf2onnx rejects its `PlaceholderWithDefault` barriers), soft splits as a
-    convolution (LiteRT has no `ExtractImagePatches`), GELU through erf (tf2onnx lacks Erfc)."""
+    oneDNN form (tf2onnx rejects its `PlaceholderWithDefault` barriers), soft splits as strided
+    slices (LiteRT has no `ExtractImagePatches`), GELU through erf (tf2onnx lacks Erfc)."""
     token = _PORTABLE_GRAPH.set(True)
     try:
         yield

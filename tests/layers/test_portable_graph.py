@@ -14,7 +14,7 @@ def _op_types(function, *inputs) -> set[str]:
 
 
 @pytest.mark.parametrize("kernel_size, stride, padding, channels", [(7, 4, 2, 3), (3, 2, 1, 8), (3, 1, 1, 1)])
-def test_soft_split_as_a_convolution_gives_exactly_the_patches(kernel_size, stride, padding, channels):
+def test_soft_split_as_strided_slices_gives_exactly_the_patches(kernel_size, stride, padding, channels):
     layer = SoftSplit(kernel_size, stride, padding)
     images = tf.constant(np.random.default_rng(0).normal(size=(2, 16, 12, channels)), tf.float32)
     patches = layer(images)
