@@ -219,8 +219,7 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
 
 
 def _load_classifier(args) -> keras.Model:
-    whole_model = args.weights is not None and (args.weights.endswith(".keras") or _is_preset(args.weights))
-    if whole_model:
+    if args.weights is not None and _is_whole_model(args.weights):
         given = [flag for flag in ("image_size", "classes", "qk_scale") if getattr(args, flag) is not None]
         if given:
             raise ValueError(
@@ -257,6 +256,11 @@ def _load_classifier(args) -> keras.Model:
 
 def _is_preset(weights: str) -> bool:
     return weights in PRESETS or os.path.isdir(weights) or "://" in weights
+
+
+def _is_whole_model(weights: str) -> bool:
+    """Whether `--weights` brings its own architecture: a `.keras` file or a preset."""
+    return weights.endswith(".keras") or _is_preset(weights)
 
 
 def _read_class_names(path: str | None) -> list[str] | None:
@@ -626,7 +630,7 @@ def _add_evaluate_parser(subparsers) -> None:
 
 
 def _run_evaluate(args) -> int:
-    if args.classes is None and not args.weights.endswith(".keras"):
+    if args.classes is None and not _is_whole_model(args.weights):
         args.classes = data.dataset_info(
             args.data, data_dir=args.data_dir, manual_dir=args.manual_dir
         ).num_classes

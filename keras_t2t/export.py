@@ -325,7 +325,7 @@ def _portable_classifier(model: keras.Model, preprocess: bool, from_logits: bool
     weights.
     """
     inputs = keras.Input(model.input_shape[1:], name="images")
-    normalise = preprocess or getattr(model, "normalization", None) is not None
+    normalise = preprocess or (isinstance(model, T2TViTImageClassifier) and model.include_preprocessing)
     x = keras.layers.Rescaling(IMAGENET_SCALE, IMAGENET_OFFSET)(inputs) if normalise else inputs
     if isinstance(model, T2TViTImageClassifier):
         pooled = pool_features(model.backbone(x), model.pooling)

@@ -57,7 +57,7 @@ def upgrade_functional_classifier(model: keras.Model) -> keras.Model:
     (the moving average of the weights included); an uncompiled one stays uncompiled, as the
     builders' models are.
     """
-    if type(model) is not keras.Model and model.__class__.__name__ != "Functional":
+    if isinstance(model, T2TViTImageClassifier):
         return model
     layers = {layer.name: layer for layer in model.layers}
     backbone, head, activation = (layers.get(name) for name in ("backbone", "head", "predictions"))

@@ -131,6 +131,15 @@ def test_cli_evaluate_prints_the_accuracy_of_the_best_model(cli_run, textured_da
     assert max(_history(cli_run)["val_top1"]) == pytest.approx(top1 / 100, abs=1e-4)
 
 
+def test_cli_evaluate_takes_the_runs_preset_as_it_takes_the_best_model(cli_run, textured_data_dir, capsys):
+    flags = ["--data", "fashion_mnist_idx", "--data-dir", textured_data_dir, "--crop-pct", "1.0"]
+    printed = []
+    for weights in ("best.keras", "preset"):
+        assert cli.main(["evaluate", "--weights", os.path.join(cli_run, weights), *flags]) == 0
+        printed.append(re.search(r"top-1:\s+([\d.]+)%", capsys.readouterr().out).group(1))
+    assert printed[0] == printed[1]
+
+
 def test_fit_and_evaluate_on_imagenet2012_from_the_manual_download(tiny_imagenet, tmp_path):
     data_dir, manual_dir = tiny_imagenet.data_dir, tiny_imagenet.manual_dir
     recipe = tiny_recipe(
