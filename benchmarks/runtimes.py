@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from peers import bfloat16_instructions, cpu_name, openvino_worker, torch_model  # noqa: E402
 
 from keras_t2t.benchmark import measure, median_step_seconds  # noqa: E402
+from keras_t2t.runtimes import load_artifact  # noqa: E402
 
 RUNTIME_MODULES = {"ONNX Runtime": "onnxruntime", "LiteRT": "ai_edge_litert", "OpenVINO": "openvino"}
 
@@ -44,8 +45,8 @@ def _ours_seconds(config: dict) -> float:
     images = np.random.default_rng(0).uniform(0, 255, (config["batch_size"], size, size, 3)).astype("float32")
     with tempfile.TemporaryDirectory() as folder:
         path = export.artifact(model, os.path.join(folder, f"model{suffix}"))
-        step = _runner(runtime, path, images)
-        return median_step_seconds(step, config["warmup"], config["steps"])
+        artifact = load_artifact(path)
+        return median_step_seconds(lambda: artifact(images), config["warmup"], config["steps"])
 
 
 def _official_onnx_seconds(config: dict) -> float:
@@ -59,38 +60,8 @@ def _official_onnx_seconds(config: dict) -> float:
         path = os.path.join(folder, "official.onnx")
         with torch.no_grad():
             torch.onnx.export(model, (torch.from_numpy(images),), path, dynamo=False)
-        step = _runner("ONNX Runtime", path, images)
-        return median_step_seconds(step, config["warmup"], config["steps"])
-
-
-def _runner(runtime: str, path: str, images):
-    """A function running one batch through the file in its runtime."""
-    if runtime == "ONNX Runtime":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(path)
-        name = session.get_inputs()[0].name
-        return lambda: session.run(None, {name: images})
-    if runtime == "LiteRT":
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(path, num_threads=os.cpu_count())
-        [inputs] = interpreter.get_input_details()
-        interpreter.resize_tensor_input(inputs["index"], images.shape)
-        interpreter.allocate_tensors()
-
-        def invoke():
-            interpreter.set_tensor(inputs["index"], images)
-            interpreter.invoke()
-
-        return invoke
-    import openvino
-
-    compiled = openvino.Core().compile_model(
-        path, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-    )
-    request = compiled.create_infer_request()
-    return lambda: request.infer({0: images})
+        artifact = load_artifact(path)
+        return median_step_seconds(lambda: artifact(images), config["warmup"], config["steps"])
 
 
 def _milliseconds(row: tuple[str, str], config: dict) -> float:

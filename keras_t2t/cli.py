@@ -23,6 +23,7 @@ from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
 from keras_t2t.ema import ema_optimizer
 from keras_t2t.models import PRESETS, VARIANTS, T2TViTImageClassifier, create_model, list_models, load_model
+from keras_t2t.runtimes import ARTIFACT_FORMATS, Artifact, is_artifact, load_artifact
 from keras_t2t.training import (
     add_recipe_arguments,
     demo_recipe,
@@ -168,7 +169,9 @@ def _run_convert(args) -> int:
     return 0
 
 
-def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required: bool = True) -> None:
+def _add_classifier_arguments(
+    parser: argparse.ArgumentParser, weights_required: bool = True, artifacts: bool = False
+) -> None:
     """The model arguments `export`, `predict` and `visualize` share, and the evaluation transform's."""
     parser.add_argument(
         "--model",
@@ -184,6 +187,7 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
         "a keras-hub preset (a directory, a kaggle:// or hf:// handle, or a name such as "
         "t2t_vit_14_imagenet), a .weights.h5 file, an official .pth.tar checkpoint, or imagenet "
         "(the model's official checkpoint, downloaded once into the Keras cache)"
+        + (", or a file of keras-t2t export --format: .onnx, .tflite or .xml" if artifacts else "")
         + ("" if weights_required else " (default: none, random initialisation)"),
     )
     parser.add_argument(
@@ -219,14 +223,13 @@ def _add_classifier_arguments(parser: argparse.ArgumentParser, weights_required:
 
 
 def _load_classifier(args) -> keras.Model:
+    if args.weights is not None and is_artifact(args.weights):
+        raise ValueError(
+            f"{args.weights} is a file exported for another runtime, which only `keras-t2t predict` "
+            "runs: give the Keras model it came from (a .keras file, a preset or weights)."
+        )
     if args.weights is not None and _is_whole_model(args.weights):
-        given = [flag for flag in ("image_size", "classes", "qk_scale") if getattr(args, flag) is not None]
-        if given:
-            raise ValueError(
-                f"{args.weights} is a whole saved model, which brings its own architecture: leave out "
-                + ", ".join("--" + flag.replace("_", "-") for flag in given)
-                + "."
-            )
+        _refuse_architecture_flags(args, "a whole saved model", ("image_size", "classes", "qk_scale"))
         model = (
             load_model(args.weights)
             if args.weights.endswith(".keras")
@@ -254,6 +257,30 @@ def _load_classifier(args) -> keras.Model:
     )
 
 
+def _load_predictor(args) -> keras.Model | Artifact:
+    """`_load_classifier`, or the exported file `--weights` names, loaded in its runtime."""
+    if args.weights is None or not is_artifact(args.weights):
+        return _load_classifier(args)
+    artifact = load_artifact(args.weights)
+    size = "x".join(str(side) for side in artifact.input_shape[1:3])
+    _refuse_architecture_flags(
+        args,
+        f"an exported file (of {size} images and {artifact.output_shape[-1]} classes)",
+        ("model", "image_size", "classes", "qk_scale"),
+    )
+    return artifact
+
+
+def _refuse_architecture_flags(args, what: str, flags: tuple[str, ...]) -> None:
+    given = [flag for flag in flags if getattr(args, flag) is not None]
+    if given:
+        raise ValueError(
+            f"{args.weights} is {what}, which brings its own architecture: leave out "
+            + ", ".join("--" + flag.replace("_", "-") for flag in given)
+            + "."
+        )
+
+
 def _is_preset(weights: str) -> bool:
     return weights in PRESETS or os.path.isdir(weights) or "://" in weights
 
@@ -271,7 +298,11 @@ def _read_class_names(path: str | None) -> list[str] | None:
 
 
 # The formats of export.artifact by name, with the suffix of their file.
-EXPORT_FORMATS = {export_format: suffix for suffix, (export_format, _, _) in export.ARTIFACT_FORMATS.items()}
+EXPORT_FORMATS = {export_format: suffix for suffix, export_format in ARTIFACT_FORMATS.items()}
+# Every format's precisions, in a stable order.
+EXPORT_PRECISIONS = list(
+    dict.fromkeys(p for precisions in export.EXPORT_PRECISIONS.values() for p in precisions)
+)
 
 
 def _add_export_parser(subparsers) -> None:
@@ -311,9 +342,28 @@ def _add_export_parser(subparsers) -> None:
     parser.add_argument(
         "--precision",
         default="float32",
-        choices=export.EXPORT_PRECISIONS,
-        help="float32 (default), or bfloat16: weights stored and matmuls run in bfloat16, for CPUs "
-        "with fast bfloat16 (AMX, AVX512-BF16); inputs and outputs stay float32",
+        choices=EXPORT_PRECISIONS,
+        help="float32 (default, every format); saved_model: bfloat16 (weights stored and matmuls "
+        "run in bfloat16, for CPUs with AMX or AVX512-BF16) or dynamic_int8 (Keras' "
+        "quantize('int8')); litert: float16, dynamic_int8 or int8; openvino: int8. int8 "
+        "calibrates on --calibration-data. Inputs and outputs stay float32",
+    )
+    calibration = parser.add_argument_group("int8 calibration")
+    calibration.add_argument(
+        "--calibration-data",
+        metavar="SOURCE",
+        help="the dataset whose training images calibrate int8: a tfds name (imagenet2012), a "
+        "folder with train/<class>/ images, or fashion_mnist_idx",
+    )
+    calibration.add_argument(
+        "--calibration-steps", type=int, default=16, help="batches of calibration images (default 16)"
+    )
+    calibration.add_argument(
+        "--calibration-batch-size", type=int, default=16, help="images a calibration batch (default 16)"
+    )
+    calibration.add_argument("--data-dir", default=None, help="tfds data folder of the calibration data")
+    calibration.add_argument(
+        "--manual-dir", default=None, help="ImageNet: the folder of the downloaded tar files"
     )
     parser.set_defaults(handler=_run_export)
 
@@ -321,6 +371,11 @@ def _add_export_parser(subparsers) -> None:
 def _run_export(args) -> int:
     if args.format != "saved_model":
         return _run_export_artifact(args)
+    if args.calibration_data is not None:
+        raise ValueError(
+            "--calibration-data calibrates the int8 precision of --format litert and openvino; the "
+            "saved_model format's dynamic_int8 quantizes the activations on the fly, uncalibrated."
+        )
     model = _load_classifier(args)
     path = export.saved_model(
         model,
@@ -356,18 +411,33 @@ def _run_export_artifact(args) -> int:
             ("--version", args.version is not None),
             ("--top-k", args.top_k is not None),
             ("--class-names", args.class_names is not None),
-            ("--precision", args.precision != "float32"),
         )
         if given
     ]
     if serving_only:
         raise ValueError(f"{', '.join(serving_only)} apply to the saved_model format only.")
     model = _load_classifier(args)
-    export.artifact(model, args.output, use_ema=args.ema)
+    calibration = None
+    if args.calibration_data is not None:
+        calibration = data.calibration_dataset(
+            args.calibration_data,
+            image_size=model.input_shape[1:3],
+            batch_size=args.calibration_batch_size,
+            steps=args.calibration_steps,
+            crop_pct=args.crop_pct,
+            interpolation=args.interpolation,
+            data_dir=args.data_dir,
+            manual_dir=args.manual_dir,
+        )
+    export.artifact(
+        model, args.output, use_ema=args.ema, precision=args.precision, calibration_data=calibration
+    )
     ema = args.ema and ema_optimizer(model) is not None
     height, width = model.input_shape[1:3]
     print(f"wrote:        {args.output}")
-    print(f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}, float32")
+    print(
+        f"weights:      {'EMA averages from the optimizer' if ema else 'the model weights'}, {args.precision}"
+    )
     print(f"input:        images float32 [batch, {height}, {width}, 3], RGB 0..255")
     print(f"output:       probabilities float32 [batch, {model.output_shape[-1]}]")
     return 0
@@ -380,7 +450,7 @@ def _add_predict_parser(subparsers) -> None:
         "is reported by name on stderr, the others are still classified, and the exit status is 1.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, GIF, BMP or WebP files")
-    _add_classifier_arguments(parser)
+    _add_classifier_arguments(parser, artifacts=True)
     parser.add_argument(
         "--top",
         type=int,
@@ -392,7 +462,7 @@ def _add_predict_parser(subparsers) -> None:
 
 def _run_predict(args) -> int:
     predictions = export.predict_files(
-        _load_classifier(args),
+        _load_predictor(args),
         args.images,
         top_k=args.top,
         class_names=_read_class_names(args.class_names),

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import keras
 import numpy as np
@@ -31,17 +31,27 @@ from keras_t2t.layers.utils import portable_graph
 from keras_t2t.models.image_classifier import T2TViTImageClassifier, pool_features
 from keras_t2t.models.image_converter import IMAGENET_OFFSET, IMAGENET_SCALE, T2TViTImageConverter
 from keras_t2t.models.precision import with_dtype
+from keras_t2t.runtimes import ARTIFACT_FORMATS, Artifact
 
 SERVING_DEFAULT = "serving_default"
 SERVING_BYTES = "serving_bytes"
 WARMUP_FILENAME = "tf_serving_warmup_requests"
-EXPORT_PRECISIONS = ("float32", "bfloat16")
-# Artifact suffix -> (Keras' export format, the modules it needs, the keras_t2t extra that has them).
-ARTIFACT_FORMATS = {
-    ".onnx": ("onnx", ("tf2onnx", "onnx"), "onnx"),
-    ".tflite": ("litert", (), "litert"),
-    ".xml": ("openvino", ("openvino", "scipy"), "openvino"),
+# The precisions of each format, float32 first (the default):
+# - bfloat16: weights stored and matmuls run in bfloat16;
+# - float16: weights stored in float16, computed in float32;
+# - dynamic_int8: int8 weights, activations quantized to int8 on the fly for the matmuls;
+# - int8: int8 weights and activations, the activations' ranges calibrated on sample images.
+EXPORT_PRECISIONS = {
+    "saved_model": ("float32", "bfloat16", "dynamic_int8"),
+    "onnx": ("float32",),
+    "litert": ("float32", "float16", "dynamic_int8", "int8"),
+    "openvino": ("float32", "int8"),
 }
+CALIBRATED_PRECISIONS = ("int8",)
+# What Keras' export needs for each artifact format, beyond TensorFlow.
+CONVERTER_MODULES = {".onnx": ("tf2onnx", "onnx"), ".tflite": (), ".xml": ("openvino", "scipy")}
+# Post-training quantization of OpenVINO files (NNCF, in the openvino extra).
+QUANTIZER_MODULES = {".xml": ("nncf",)}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -75,9 +85,10 @@ class ServingFunctions:
     """The computations behind both signatures, around one classifier.
 
     Args:
-        model: a `T2TViTImageClassifier`, or another built classifier taking `(batch, H, W, 3)`
+        model: a `T2TViTImageClassifier`; another built classifier taking `(batch, H, W, 3)`
             images and returning `(batch, classes)` scores (then `preprocess` and `from_logits`
-            must be given).
+            must be given); or an exported file loaded in its runtime
+            (`keras_t2t.runtimes.load_artifact`), which normalises and applies the softmax itself.
         top_k: how many best classes each request returns; `None` means 5 (the paper's top-5),
             or every class for models with fewer.
         class_names: one name per class; defaults to the ImageNet names for 1000 classes and to
@@ -132,7 +143,12 @@ class ServingFunctions:
 
     def classify(self, model_inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         """The converter's output, `(batch, H, W, 3)` -> probabilities and the top-k classes."""
-        scores = tf.cast(self.model(model_inputs, training=False), tf.float32)
+        if isinstance(self.model, Artifact):
+            # The file runs in its own runtime, outside TensorFlow's graph.
+            scores = tf.numpy_function(self.model, [model_inputs], tf.float32, stateful=False)
+            scores = tf.ensure_shape(scores, self.model.output_shape)
+        else:
+            scores = tf.cast(self.model(model_inputs, training=False), tf.float32)
         probabilities = tf.nn.softmax(scores) if self.from_logits else scores
         top_k_scores, top_k_classes = tf.math.top_k(probabilities, k=self.top_k)
         return {
@@ -194,20 +210,22 @@ def saved_model(
             keeps one (`use_ema=True` in Keras optimizers); the model's own weights are left as
             they were.
         warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
-        precision: "float32" (the default), or "bfloat16": the SavedModel stores the weights in
+        precision: "float32" (the default); "bfloat16": the SavedModel stores the weights in
             bfloat16 and computes as `mixed_bfloat16` does (see `keras_t2t.models.with_dtype`),
-            for CPUs with fast bfloat16 matmuls (AMX, AVX512-BF16); inputs and outputs stay
-            float32, and the model passed in is not changed.
+            for CPUs with fast bfloat16 matmuls (AMX, AVX512-BF16); or "dynamic_int8": Keras'
+            `quantize("int8")` (int8 weights per output channel, each token's activations
+            quantized to int8 on the fly). Inputs and outputs stay float32, and the model passed
+            in is not changed.
 
     Returns:
         The path of the written version folder.
     """
-    if precision not in EXPORT_PRECISIONS:
-        raise ValueError(f"`precision` must be one of {EXPORT_PRECISIONS}; received precision={precision!r}.")
+    _check_keras_model(model)
+    _check_precision("saved_model", precision)
     if precision != "float32":
         # The copy is made from the weights that are to be exported, and has no optimizer.
         with ema_weights(model) if use_ema else contextlib.nullcontext():
-            model = with_dtype(model, precision)
+            model = in_precision(model, precision)
     serving = ServingFunctions(model, top_k, class_names, crop_pct, interpolation, preprocess, from_logits)
     os.makedirs(export_dir, exist_ok=True)
     if version is None:
@@ -259,6 +277,9 @@ def artifact(
     preprocess: bool | None = None,
     from_logits: bool | None = None,
     use_ema: bool = True,
+    precision: str = "float32",
+    calibration_data: Iterable | None = None,
+    calibration_steps: int | None = None,
 ) -> str:
     """Exports a classifier for another runtime, in the format `path`'s suffix names.
 
@@ -267,7 +288,7 @@ def artifact(
     float32 `(batch, H, W, 3)` RGB 0..255 (any batch size) and returns `(batch, classes)`
     probabilities: the ImageNet normalisation and the softmax are inside. The graph is traced in
     `keras_t2t.layers.portable_graph()`, so that each runtime converts every operation. Written
-    under a temporary name and renamed when complete.
+    under a temporary name and renamed when complete. `keras_t2t.runtimes.load_artifact` runs it.
 
     Args:
         model: a `T2TViTImageClassifier`, or another classifier (then `preprocess` and
@@ -275,29 +296,63 @@ def artifact(
         path: the file to write: `<name>.onnx`, `<name>.tflite` or `<name>.xml`.
         preprocess, from_logits: see `ServingFunctions`.
         use_ema: export the moving average of the weights when the model's optimizer keeps one.
+        precision: one of `EXPORT_PRECISIONS` for the format: "float32" (the default) everywhere;
+            LiteRT's post-training quantizations "float16" (float16 weights), "dynamic_int8"
+            (int8 weights, activations quantized on the fly) and "int8" (calibrated activations
+            too); OpenVINO's "int8" (NNCF's post-training quantization for transformers). Inputs
+            and outputs stay float32.
+        calibration_data: for "int8", the images whose activations calibrate the quantization:
+            an iterable of float32 `(batch, H, W, 3)` RGB 0..255 batches, or of `(images, labels)`
+            pairs, such as `keras_t2t.data.calibration_dataset(...)`. Images the model was
+            trained on (not its test images) that resemble what it will see.
+        calibration_steps: how many batches of `calibration_data` to use; `None` uses them all.
 
     Returns:
         `path`.
 
     Raises:
-        ValueError: an unknown suffix.
+        ValueError: an unknown suffix or precision, or calibration data missing for "int8" (or
+            given for another precision, which would not use it).
         ImportError: the converter the format needs is not installed; the message names the extra.
     """
     suffix = os.path.splitext(path)[1]
     if suffix not in ARTIFACT_FORMATS:
         raise ValueError(
             f"{path!r}: the artifact's format is read off its suffix, one of "
-            f"{', '.join(f'{s} ({f})' for s, (f, _, _) in ARTIFACT_FORMATS.items())}; for a "
+            f"{', '.join(f'{s} ({f})' for s, f in ARTIFACT_FORMATS.items())}; for a "
             "TensorFlow Serving SavedModel use export.saved_model."
         )
-    export_format, modules, extra = ARTIFACT_FORMATS[suffix]
+    export_format = ARTIFACT_FORMATS[suffix]
+    _check_keras_model(model)
+    _check_precision(export_format, precision)
+    calibrated = precision in CALIBRATED_PRECISIONS
+    if calibrated and calibration_data is None:
+        raise ValueError(
+            f'precision="{precision}" quantizes the activations with ranges calibrated on sample '
+            "images: pass calibration_data (e.g. keras_t2t.data.calibration_dataset(...); "
+            "keras-t2t export --calibration-data), or choose another precision."
+        )
+    if not calibrated and (calibration_data is not None or calibration_steps is not None):
+        raise ValueError(
+            f'precision="{precision}" calibrates nothing: calibration data is used by '
+            f"{' and '.join(repr(p) for p in CALIBRATED_PRECISIONS)} only. Leave it out."
+        )
+    modules = CONVERTER_MODULES[suffix]
+    if precision != "float32":
+        modules += QUANTIZER_MODULES.get(suffix, ())
     missing = [module for module in modules if importlib.util.find_spec(module) is None]
     if missing:
         raise ImportError(
-            f'Exporting {suffix} files needs {" and ".join(missing)}: pip install "keras_t2t[{extra}]".'
+            f"Exporting {suffix} files{'' if precision == 'float32' else f' in {precision}'} needs "
+            f'{" and ".join(missing)}: pip install "keras_t2t[{export_format}]".'
         )
     preprocess, from_logits = _inputs_and_outputs(model, preprocess, from_logits)
     portable = _portable_classifier(model, preprocess, from_logits)
+    calibration = (
+        calibration_samples(calibration_data, calibration_steps, portable.input_shape[1:])
+        if calibrated
+        else None
+    )
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     staging_dir = os.path.join(folder, f".{os.path.basename(path)}.incomplete-{uuid.uuid4().hex}")
@@ -307,13 +362,97 @@ def artifact(
         with ema_weights(model) if use_ema else contextlib.nullcontext(), portable_graph():
             # Keras' ONNX export needs a model that has been called.
             portable(np.zeros((1, *portable.input_shape[1:]), "float32"))
-            portable.export(staged, format=export_format, verbose=False)
+            options = _litert_options(precision, calibration) if export_format == "litert" else {}
+            quantized_later = export_format == "openvino" and precision == "int8"
+            exported = (
+                os.path.join(staging_dir, "float32", os.path.basename(path)) if quantized_later else staged
+            )
+            portable.export(exported, format=export_format, verbose=False, **options)
+        if quantized_later:
+            _quantize_openvino(exported, staged, calibration)
+            shutil.rmtree(os.path.dirname(exported))
         # OpenVINO's weights first, so that the .xml appears only beside a complete .bin.
         for name in sorted(os.listdir(staging_dir), key=lambda name: name == os.path.basename(path)):
             os.replace(os.path.join(staging_dir, name), os.path.join(folder, name))
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
     return path
+
+
+def in_precision(model: keras.Model, precision: str) -> keras.Model:
+    """A copy of `model` for a SavedModel `precision` (see `saved_model`); `model` is unchanged."""
+    if precision == "dynamic_int8":
+        copy = with_dtype(model, model.dtype_policy)
+        copy.quantize("int8")
+        return copy
+    return with_dtype(model, precision)
+
+
+def calibration_samples(
+    calibration_data: Iterable, steps: int | None, image_shape: tuple[int, ...]
+) -> list[np.ndarray]:
+    """The images of the first `steps` batches of `calibration_data` (all when `None`), one
+    float32 `(1, *image_shape)` array each, as the quantizers take them; `(images, labels)`
+    pairs give their images."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"calibration_steps must be a positive integer or None; received {steps!r}.")
+    samples = []
+    for index, batch in enumerate(calibration_data):
+        if index == steps:
+            break
+        images = np.asarray(batch[0] if isinstance(batch, tuple | list) else batch, np.float32)
+        if images.ndim != 1 + len(image_shape) or tuple(images.shape[1:]) != tuple(image_shape):
+            raise ValueError(
+                f"Calibration batches must be images shaped (batch, {', '.join(map(str, image_shape))}), "
+                f"as the model takes them; batch {index} is shaped {images.shape}. Build the "
+                "calibration data at the model's image size."
+            )
+        samples.extend(images[i : i + 1] for i in range(len(images)))
+    if not samples:
+        raise ValueError("calibration_data holds no images.")
+    return samples
+
+
+def _litert_options(precision: str, calibration: list[np.ndarray] | None) -> dict:
+    """The TFLite converter's settings for a LiteRT precision (Keras' export sets them)."""
+    if precision == "float32":
+        return {}
+    options = {"optimizations": [tf.lite.Optimize.DEFAULT]}
+    if precision == "float16":
+        options["target_spec"] = {"supported_types": [tf.float16]}
+    elif precision == "int8":
+        # The converter runs each sample through the float model to record the ranges.
+        options["representative_dataset"] = lambda: ([sample] for sample in calibration)
+    return options
+
+
+def _quantize_openvino(source: str, destination: str, calibration: list[np.ndarray]) -> None:
+    """Writes NNCF's int8 post-training quantization of the OpenVINO IR `source` to
+    `destination` (another file: OpenVINO maps the source's weights while it reads them)."""
+    import nncf
+    import openvino
+
+    quantized = nncf.quantize(
+        openvino.Core().read_model(source),
+        nncf.Dataset(calibration),
+        subset_size=len(calibration),
+        # Keeps the softmax, layer norms and other accuracy-sensitive parts in float.
+        model_type=nncf.ModelType.TRANSFORMER,
+    )
+    openvino.save_model(quantized, destination, compress_to_fp16=False)
+
+
+def _check_keras_model(model) -> None:
+    if isinstance(model, Artifact):
+        raise TypeError(f"{model.path} is an exported file already: export the Keras model it came from.")
+
+
+def _check_precision(export_format: str, precision: str) -> None:
+    if precision not in EXPORT_PRECISIONS[export_format]:
+        raise ValueError(
+            f"The {export_format} format's precisions are {', '.join(EXPORT_PRECISIONS[export_format])}; "
+            f"received precision={precision!r}."
+        )
 
 
 def _portable_classifier(model: keras.Model, preprocess: bool, from_logits: bool) -> keras.Model:
@@ -419,7 +558,7 @@ def predict_files(model: keras.Model, paths: Sequence[str], **serving_kwargs) ->
     others: its entry carries the error instead of classes.
 
     Args:
-        model: the classifier.
+        model: the classifier, or an exported file loaded by `keras_t2t.runtimes.load_artifact`.
         paths: image files.
         **serving_kwargs: `ServingFunctions` arguments (`top_k`, `class_names`, `crop_pct`, ...).
 
@@ -482,7 +621,10 @@ def _inputs_and_outputs(
     model: keras.Model, preprocess: bool | None, from_logits: bool | None
 ) -> tuple[bool, bool]:
     """Whether to normalise the images before the model, and to apply a softmax after it (see
-    `ServingFunctions`), read off a `T2TViTImageClassifier` where not given."""
+    `ServingFunctions`), read off a `T2TViTImageClassifier` where not given; an `Artifact` (see
+    `artifact`) does both itself."""
+    if isinstance(model, Artifact):
+        return bool(preprocess), bool(from_logits)
     if not isinstance(model, T2TViTImageClassifier) and None in (preprocess, from_logits):
         raise ValueError(
             f"{model.name!r} is not a T2TViTImageClassifier, so whether it normalises its inputs "

@@ -25,6 +25,7 @@ Why the augmentations are written here as stateless TF ops rather than taken fro
 from keras_t2t.data.augmentation import Augmentation
 from keras_t2t.data.pipeline import (
     CorruptImageReport,
+    calibration_dataset,
     corrupt_images,
     dataset_info,
     eval_dataset,
@@ -39,6 +40,7 @@ __all__ = [
     "Augmentation",
     "CorruptImageReport",
     "DatasetInfo",
+    "calibration_dataset",
     "corrupt_images",
     "dataset_info",
     "eval_dataset",

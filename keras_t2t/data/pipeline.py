@@ -198,11 +198,13 @@ def eval_dataset(
     split: str | None = None,
     input_context: tf.distribute.InputContext | None = None,
     grayscale_to_rgb: bool = True,
+    shuffle_seed: int | None = None,
 ) -> tf.data.Dataset:
     """The evaluation pipeline: one pass in file order, `eval_transform`, the last batch kept.
 
     Args: as `train_dataset`, plus `crop_pct` and `interpolation` of `eval_transform`; `split`
-        `None` is the dataset's evaluation split.
+        `None` is the dataset's evaluation split; `shuffle_seed` reads the images in an order
+        shuffled by it instead of file order.
 
     Returns:
         A dataset of `(images, labels)`: `(batch, H, W, 3)` float32 RGB 0..255 and `(batch,)` int32.
@@ -217,10 +219,51 @@ def eval_dataset(
         image = _to_channels(_decode(data.load(payload), channels), channels)
         return eval_transform(image, size, crop_pct, interpolation)
 
-    dataset = data.read(split or data.info.eval_split, shuffle_seed=None, shard=_shard(input_context))
+    dataset = data.read(split or data.info.eval_split, shuffle_seed=shuffle_seed, shard=_shard(input_context))
     dataset = _map_skipping_corrupt(dataset.enumerate(), transform, [*size, channels], "eval")
     dataset = dataset.map(lambda image, label: (image, tf.cast(label, tf.int32)))
     return _finish(dataset.batch(batch_size))
+
+
+def calibration_dataset(
+    source: str,
+    *,
+    image_size: tuple[int, int],
+    batch_size: int = 16,
+    steps: int = 16,
+    crop_pct: float = 0.9,
+    interpolation: str = "bicubic",
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int = 0,
+    grayscale_to_rgb: bool = True,
+) -> tf.data.Dataset:
+    """Sample images for post-training quantization (`keras_t2t.export.artifact` in "int8"):
+    `steps` batches of the training split, drawn in an order shuffled by `seed` (so that every
+    class is in the sample), through `eval_transform`, as the model sees images at inference.
+
+    Args: as `eval_dataset`.
+
+    Returns:
+        A dataset of `(batch, H, W, 3)` float32 RGB 0..255 image batches; fewer than `steps`
+        when the split has fewer images.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer; received steps={steps!r}.")
+    train_split = sources.open_source(source, data_dir, manual_dir).info.train_split
+    dataset = eval_dataset(
+        source,
+        image_size=image_size,
+        batch_size=batch_size,
+        crop_pct=crop_pct,
+        interpolation=interpolation,
+        data_dir=data_dir,
+        manual_dir=manual_dir,
+        split=train_split,
+        grayscale_to_rgb=grayscale_to_rgb,
+        shuffle_seed=seed,
+    )
+    return dataset.take(steps).map(lambda images, labels: images)
 
 
 def _map_skipping_corrupt(dataset, transform, image_shape, kind: str) -> tf.data.Dataset:

@@ -23,6 +23,8 @@ class DropPath(keras.layers.Layer):
         self.rate = rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Nothing to build (as Keras' Dropout); `model.quantize` refuses unbuilt layers.
+        self.built = True
 
     def call(self, x, training=None):
         if not training or self.rate == 0.0:

@@ -39,6 +39,8 @@ class SoftSplit(keras.layers.Layer):
         self.kernel_size = kernel_size
         self.stride = stride
         self.padding = padding
+        # Nothing to build (as Keras' Dropout); `model.quantize` refuses unbuilt layers.
+        self.built = True
 
     def output_grid(self, height: int, width: int) -> tuple[int, int]:
         """The (out_height, out_width) token grid for an input of `height` x `width`."""

@@ -184,6 +184,9 @@ class T2TModule(keras.layers.Layer):
             map0 = self._to_grid(self.attention1(self.soft_split0(images), training=training), grids[0])
             map1 = self._to_grid(self.attention2(self.soft_split1(map0), training=training), grids[1])
             tokens = self.project(self.soft_split2(map1))
+            if not return_token_maps:
+                # No unused reshape in the graph: OpenVINO's converter makes it a second output.
+                return tokens
             map2 = self._to_grid(tokens, grids[2])
         return (tokens, [map0, map1, map2]) if return_token_maps else tokens
 

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_t2t.layers.mlp import Mlp
-from keras_t2t.layers.utils import dense, layer_norm
+from keras_t2t.layers.utils import dense, in_portable_graph, layer_norm
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -92,7 +92,13 @@ class TokenPerformer(keras.layers.Layer):
         normaliser = ops.einsum("btm,bm->bt", query_features, ops.sum(key_features, axis=1))
         context = ops.einsum("btd,btm->bdm", v, key_features)
         attended = ops.einsum("btm,bdm->btd", query_features, context)
-        return attended / (normaliser[..., None] + self.epsilon)
+        denominator = normaliser[..., None] + self.epsilon
+        if in_portable_graph():
+            # LiteRT's int8 division fails where the quantized denominator rounds to zero, as the
+            # normaliser's small values do; its rsqrt spans a far narrower range.
+            inverse_root = ops.rsqrt(denominator)
+            return attended * inverse_root * inverse_root
+        return attended / denominator
 
     def call(self, x, training=None):
         k, q, v = ops.split(self.kqv(self.norm1(x)), 3, axis=-1)

@@ -42,6 +42,12 @@ class TokenDense(keras.layers.Dense):
         outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])))
         return ops.reshape(outputs, (*ops.shape(inputs)[:-1], self.units))
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """`Dense.quantize` (`model.quantize("int8")` and the other modes). Dense refuses its
+        subclasses, whose `call` may compute something else; this one computes what Dense does,
+        and its quantized forms are Dense's own."""
+        super().quantize(mode, type_check=False, config=config)
+
 
 def dense(
     units: int,

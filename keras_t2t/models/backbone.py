@@ -227,10 +227,10 @@ class T2TViTBackbone(NamedPresets, keras_hub.models.Backbone):
         return self.tokens_to_token.token_grids(*self.image_shape[:2])[-1]
 
     def get_config(self):
+        # keras-hub's: name, trainable, and the dtype policy, which after `quantize` maps each
+        # quantized layer's path to its policy.
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            **super().get_config(),
             "embed_dim": self.embed_dim,
             "depth": self.depth,
             "num_heads": self.num_heads,
@@ -254,13 +254,6 @@ class T2TViTBackbone(NamedPresets, keras_hub.models.Backbone):
             "drop_path_rate": self.drop_path_rate,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(**config)
 
 
 def _dense_layout(dense_blocks: tuple[int, ...], embed_dim: int, growth_rate: int) -> list[int | None]:

@@ -1,5 +1,7 @@
 """`T2TViTImageClassifier`: keras-hub's image classifier task around a `T2TViTBackbone`."""
 
+import warnings
+
 import keras
 import keras_hub
 import tensorflow as tf
@@ -106,7 +108,16 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
         config = super().get_config()
         config["include_preprocessing"] = self.include_preprocessing
         # keras-hub's ImageClassifier leaves it out, so that a reloaded head took the backbone's.
-        config["head_dtype"] = keras.saving.serialize_keras_object(self.head.dtype_policy)
+        head_dtype = self.head.dtype_policy
+        if head_dtype.quantization_mode is not None and not isinstance(
+            head_dtype, keras.dtype_policies.DTypePolicyMap
+        ):
+            # After `quantize`: the pooling and dropout before the head share its policy
+            # unquantized, and a map gives the head alone its quantized one.
+            head_dtype = keras.dtype_policies.DTypePolicyMap(
+                self.output_dropout.dtype_policy, {self.head.path: head_dtype}
+            )
+        config["head_dtype"] = keras.saving.serialize_keras_object(head_dtype)
         return config
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs) -> None:
@@ -149,6 +160,14 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
                 "tf.data.Dataset before distributing it (dataset.map(classifier.preprocessor)) and set "
                 "classifier.preprocessor = None for the fit, or pass the tf.data.Dataset itself."
             )
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Keras' `Model.quantize`, e.g. `quantize("int8")`: int8 weights for every Dense layer
+        of the backbone and the head. Without Keras' warning for each layer that has nothing to
+        quantize (normalisations, dropouts, soft splits...)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Layer .* does not have a `quantize` method", UserWarning)
+            super().quantize(mode, config=config, filters=filters, **kwargs)
 
     def save_task_weights(self, filepath: str) -> None:
         """keras-hub's, without the optimizer: a preset holds weights, not training state."""

@@ -119,6 +119,9 @@ class T2TViTImageConverter(keras_hub.layers.ImageConverter):
             **kwargs,
         )
         self.crop_pct = crop_pct
+        # keras-hub keeps `image_size` in a Resizing layer, which `eval_transform` stands in for
+        # here: it never runs, so it is built now, or `model.quantize` would refuse it unbuilt.
+        self.resizing.build(None)
 
     def call(self, inputs):
         if isinstance(inputs, list | tuple | tf.RaggedTensor) and self.image_size is None:

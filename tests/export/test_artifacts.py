@@ -141,4 +141,4 @@ def test_the_cli_writes_an_artifact(tmp_path, capsys):
     assert main([*argv, "--output", str(tmp_path / "model.onnx")]) == 2
     assert "writes a .tflite file" in capsys.readouterr().err
     assert main([*argv, "--output", str(tmp_path / "m.tflite"), "--precision", "bfloat16"]) == 2
-    assert "--precision apply to the saved_model format only" in capsys.readouterr().err
+    assert "litert format's precisions are float32, float16, dynamic_int8, int8" in capsys.readouterr().err
