@@ -31,6 +31,13 @@ from keras_t2t.benchmark import measure, median_step_seconds  # noqa: E402
 from keras_t2t.runtimes import load_artifact  # noqa: E402
 
 RUNTIME_MODULES = {"ONNX Runtime": "onnxruntime", "LiteRT": "ai_edge_litert", "OpenVINO": "openvino"}
+QUANTIZED_ROWS = [
+    ("TensorFlow", "dynamic_int8"),
+    ("LiteRT", "float16"),
+    ("LiteRT", "dynamic_int8"),
+    ("LiteRT", "int8"),
+    ("OpenVINO", "int8"),
+]
 
 
 def _ours_seconds(config: dict) -> float:
@@ -39,12 +46,23 @@ def _ours_seconds(config: dict) -> float:
     import keras_t2t
     from keras_t2t import export
 
-    size, runtime = config["image_size"], config["runtime"]
+    size, runtime, precision = config["image_size"], config["runtime"], config["precision"]
     model = keras_t2t.create_model(config["model"], input_shape=(size, size, 3))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (config["batch_size"], size, size, 3)).astype("float32")
+    if runtime == "TensorFlow":
+        model = export.in_precision(model, precision)
+        return median_step_seconds(lambda: model.predict_on_batch(images), config["warmup"], config["steps"])
     suffix = {"ONNX Runtime": ".onnx", "LiteRT": ".tflite", "OpenVINO": ".xml"}[runtime]
-    images = np.random.default_rng(0).uniform(0, 255, (config["batch_size"], size, size, 3)).astype("float32")
+    # Random weights and images: the calibration only has to run, for the timing.
+    calibration = [rng.uniform(0, 255, (4, size, size, 3)).astype("float32") for _ in range(4)]
     with tempfile.TemporaryDirectory() as folder:
-        path = export.artifact(model, os.path.join(folder, f"model{suffix}"))
+        path = export.artifact(
+            model,
+            os.path.join(folder, f"model{suffix}"),
+            precision=precision,
+            calibration_data=calibration if precision in export.CALIBRATED_PRECISIONS else None,
+        )
         artifact = load_artifact(path)
         return median_step_seconds(lambda: artifact(images), config["warmup"], config["steps"])
 
@@ -64,9 +82,9 @@ def _official_onnx_seconds(config: dict) -> float:
         return median_step_seconds(lambda: artifact(images), config["warmup"], config["steps"])
 
 
-def _milliseconds(row: tuple[str, str], config: dict) -> float:
-    source, runtime = row
-    if runtime == "TensorFlow":
+def _milliseconds(row: tuple[str, str, str], config: dict) -> float:
+    source, runtime, precision = row
+    if runtime == "TensorFlow" and precision == "float32":
         result = measure(
             config["model"],
             "inference",
@@ -78,7 +96,7 @@ def _milliseconds(row: tuple[str, str], config: dict) -> float:
             config["steps"],
         )
         return 1e3 * config["batch_size"] / result.images_per_second
-    config = {**config, "runtime": runtime}
+    config = {**config, "runtime": runtime, "precision": precision}
     if source == "keras_t2t":
         return 1e3 * _ours_seconds(config)
     if runtime == "ONNX Runtime":
@@ -96,11 +114,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="passes over every row (default 2)")
+    parser.add_argument(
+        "--quantized",
+        action="store_true",
+        help="also keras_t2t's quantized precisions (random weights: latency only)",
+    )
     args = parser.parse_args()
 
     available = [name for name, module in RUNTIME_MODULES.items() if importlib.util.find_spec(module)]
-    rows = [("keras_t2t", "TensorFlow")] + [("keras_t2t", runtime) for runtime in available]
-    rows += [("official", runtime) for runtime in available if runtime != "LiteRT"]
+    rows = [("keras_t2t", "TensorFlow", "float32")] + [
+        ("keras_t2t", runtime, "float32") for runtime in available
+    ]
+    rows += [("official", runtime, "float32") for runtime in available if runtime != "LiteRT"]
+    if args.quantized:
+        rows += [
+            ("keras_t2t", runtime, precision)
+            for runtime, precision in QUANTIZED_ROWS
+            if runtime == "TensorFlow" or runtime in available
+        ]
     print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; {bfloat16_instructions()}")
     print(f"runtimes: {', '.join(available) or 'none besides TensorFlow'}")
 
@@ -117,19 +148,22 @@ def main() -> None:
             for row in rows:
                 milliseconds = _milliseconds(row, config)
                 times.setdefault((model, *row), []).append(milliseconds)
-                print(f"  {model} {row[0]} in {row[1]}: {milliseconds:.1f} ms", flush=True)
+                print(f"  {model} {row[0]} in {row[1]} {row[2]}: {milliseconds:.1f} ms", flush=True)
 
     print()
-    print(f"| model | model's code | runtime | ms / batch of {args.batch_size} | ms ours / ms official |")
-    print("|---|---|---|---|---|")
-    for (model, source, runtime), values in times.items():
-        official = times.get((model, "official", runtime))
+    print(
+        f"| model | model's code | runtime | precision | ms / batch of {args.batch_size} "
+        "| ms ours / ms official float32 |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (model, source, runtime, precision), values in times.items():
+        official = times.get((model, "official", runtime, "float32"))
         ratio = (
             f"{statistics.median(values) / statistics.median(official):.2f}"
             if source == "keras_t2t" and official
             else ""
         )
-        print(f"| {model} | {source} | {runtime} | {statistics.median(values):.1f} | {ratio} |")
+        print(f"| {model} | {source} | {runtime} | {precision} | {statistics.median(values):.1f} | {ratio} |")
 
 
 if __name__ == "__main__":

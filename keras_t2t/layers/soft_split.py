@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -54,19 +55,16 @@ class SoftSplit(keras.layers.Layer):
         if p:
             images = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
         if in_portable_graph():
-            # The same patches from k * k strided slices, concatenated in (row, col, channel)
-            # order: operations every runtime has (LiteRT has no ExtractImagePatches, and tf2onnx
-            # converts it wrongly for a dynamic batch), and exact.
+            # Every patch's pixels gathered from the flattened image in one step, in (row, col,
+            # channel) order: operations every runtime has (LiteRT has no ExtractImagePatches, and
+            # tf2onnx converts it wrongly for a dynamic batch), and exact.
             k, step = self.kernel_size, self.stride
-            rows, cols = step * (out_height - 1) + 1, step * (out_width - 1) + 1
-            patches = ops.concatenate(
-                [
-                    images[:, row : row + rows : step, col : col + cols : step, :]
-                    for row in range(k)
-                    for col in range(k)
-                ],
-                axis=-1,
-            )
+            padded_width = width + 2 * p
+            rows = step * np.arange(out_height)[:, None, None, None] + np.arange(k)[None, None, :, None]
+            cols = step * np.arange(out_width)[None, :, None, None] + np.arange(k)[None, None, None, :]
+            pixels = (rows * padded_width + cols).reshape(-1)
+            flat = ops.reshape(images, (-1, (height + 2 * p) * padded_width, channels))
+            patches = ops.take(flat, pixels.astype("int32"), axis=1)
         else:
             patches = tf.image.extract_patches(
                 images,
