@@ -25,6 +25,9 @@ class SoftSplit(keras.layers.Layer):
         stride: step between windows.
         padding: zeros added on each side of the height and width.
 
+    On TensorFlow the patches come from `tf.image.extract_patches`; on the JAX and PyTorch
+    backends, and inside `portable_graph()`, from one gather of the flattened image.
+
     Input shape: `(batch, height, width, channels)`.
     Output shape: `(batch, out_height * out_width, kernel_size * kernel_size * channels)` where
         `out_height = (height + 2 * padding - kernel_size) // stride + 1`, and likewise `out_width`.
@@ -54,10 +57,10 @@ class SoftSplit(keras.layers.Layer):
         p = self.padding
         if p:
             images = ops.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
-        if in_portable_graph():
+        if in_portable_graph() or keras.config.backend() != "tensorflow":
             # Every patch's pixels gathered from the flattened image in one step, in (row, col,
-            # channel) order: operations every runtime has (LiteRT has no ExtractImagePatches, and
-            # tf2onnx converts it wrongly for a dynamic batch), and exact.
+            # channel) order: exact, in operations every backend and runtime has (LiteRT has no
+            # ExtractImagePatches, and tf2onnx converts it wrongly for a dynamic batch).
             k, step = self.kernel_size, self.stride
             padded_width = width + 2 * p
             rows = step * np.arange(out_height)[:, None, None, None] + np.arange(k)[None, None, :, None]

@@ -91,7 +91,8 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
     XLA compiled the batch-norm form's gradient into a fusion that made a T2T-ViT-7 training step
     almost three times slower on CPU. The form is
     chosen when the layer is traced, so a SavedModel keeps the form of the machine that exported
-    it. Same weights as `keras.layers.LayerNormalization` and, up to rounding, the same results.
+    it. On the JAX and PyTorch backends it is the centred form in `keras.ops`. Same weights as
+    `keras.layers.LayerNormalization` and, up to rounding, the same results.
     Like Keras, it computes in float32 under mixed precision.
 
     Input shape: `(..., dim)`. Output shape: the same.
@@ -106,16 +107,17 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs, training=None):
-        if training or in_portable_graph() or tf.config.list_logical_devices("GPU"):
-            x = tf.cast(inputs, tf.float32)
+        plain = training or in_portable_graph() or keras.config.backend() != "tensorflow"
+        if plain or tf.config.list_logical_devices("GPU"):
+            x = ops.cast(inputs, "float32")
             normalized = _centred_normalization(x, self.epsilon)
         else:
             # oneDNN's kernel computes the statistics in float32 for bfloat16 data too, so bfloat16
             # inputs go in as they are: no casts of the activations before and after.
             x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, tf.float32)
             normalized = _batch_norm_over_rows(x, self.epsilon)
-        gamma, beta = tf.cast(self.gamma, x.dtype), tf.cast(self.beta, x.dtype)
-        return tf.cast(normalized * gamma + beta, self.compute_dtype)
+        gamma, beta = ops.cast(self.gamma, x.dtype), ops.cast(self.beta, x.dtype)
+        return ops.cast(normalized * gamma + beta, self.compute_dtype)
 
 
 _PORTABLE_GRAPH = contextvars.ContextVar("keras_t2t_portable_graph", default=False)
@@ -139,10 +141,10 @@ def in_portable_graph() -> bool:
     return _PORTABLE_GRAPH.get()
 
 
-def _centred_normalization(x: tf.Tensor, epsilon: float) -> tf.Tensor:
-    centred = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-    variance = tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True)
-    return centred * tf.math.rsqrt(variance + epsilon)
+def _centred_normalization(x, epsilon: float):
+    centred = x - ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+    return centred * ops.rsqrt(variance + epsilon)
 
 
 def _batch_norm_over_rows(x: tf.Tensor, epsilon: float) -> tf.Tensor:

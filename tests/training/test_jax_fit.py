@@ -1,0 +1,50 @@
+"""`model.fit` on the JAX backend: the recipe's AdamW, schedule and EMA on tf.data input, with
+`keras.distribution.DataParallel` over two host CPU devices, in a subprocess (Keras fixes its
+backend when first imported)."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_fit_on_jax_with_the_recipe_data_parallel(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("val", 1)):
+        for label in ("a", "b"):
+            os.makedirs(tmp_path / split / label)
+            for i in range(count):
+                image = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+                (tmp_path / split / label / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
+    environment = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
+    result_path = tmp_path / "result.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.training.jax_fit_worker", str(tmp_path), str(result_path)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    result = json.loads(result_path.read_text())
+    assert result["backend"] == "jax"
+    assert result["devices"] == 2 and result["kernel_devices"] == 2  # replicated on both devices
+    assert len(result["losses"]) == 2 and all(np.isfinite(result["losses"]))
+    assert result["weights_changed"]
+    assert result["ema"] and result["fit_left_the_averages"]
+    assert result["iterations"] == 6
+    assert result["learning_rate"] == pytest.approx(result["expected_learning_rate"], rel=1e-6)
