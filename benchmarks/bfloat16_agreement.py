@@ -18,33 +18,24 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from trained_model import add_arguments, evaluation_split  # noqa: E402
+from trained_model import probabilities as batched_probabilities  # noqa: E402
+
 import keras_t2t  # noqa: E402
-from keras_t2t import data, export  # noqa: E402
+from keras_t2t import export  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", required=True, help="a whole saved .keras classifier")
-    parser.add_argument("--data", default="fashion_mnist_idx")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--crop-pct", type=float, default=1.0, help="the demo evaluates whole images (1.0)")
-    parser.add_argument("--batch-size", type=int, default=500)
+    add_arguments(parser)
     args = parser.parse_args()
 
     model = keras_t2t.load_model(args.weights)
-    dataset = data.eval_dataset(
-        args.data,
-        image_size=model.input_shape[1:3],
-        batch_size=args.batch_size,
-        crop_pct=args.crop_pct,
-        data_dir=args.data_dir,
-    )
-    images = np.concatenate([batch for batch, _ in dataset])
-    labels = np.concatenate([batch for _, batch in dataset])
+    images, labels = evaluation_split(args, model.input_shape[1:3])
 
     def probabilities(predict) -> np.ndarray:
-        outputs = [predict(images[i : i + args.batch_size]) for i in range(0, len(images), args.batch_size)]
-        return np.concatenate([np.asarray(o, np.float32) for o in outputs])
+        return batched_probabilities(predict, images, args.batch_size)
 
     with tempfile.TemporaryDirectory() as export_dir:
         version = export.saved_model(model, export_dir, precision="bfloat16", warmup_requests=False)

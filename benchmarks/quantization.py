@@ -29,6 +29,8 @@ import tensorflow as tf
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from peers import cpu_name  # noqa: E402
+from trained_model import add_arguments, evaluation_split  # noqa: E402
+from trained_model import probabilities as batched_probabilities  # noqa: E402
 
 import keras_t2t  # noqa: E402
 from keras_t2t import data, export  # noqa: E402
@@ -63,11 +65,7 @@ def folder_size(path: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", required=True, help="a whole saved .keras classifier")
-    parser.add_argument("--data", default="fashion_mnist_idx")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--crop-pct", type=float, default=1.0, help="the demo evaluates whole images (1.0)")
-    parser.add_argument("--batch-size", type=int, default=500, help="batch of the accuracy passes")
+    add_arguments(parser)
     parser.add_argument("--calibration-steps", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--steps", type=int, default=200)
@@ -75,11 +73,7 @@ def main() -> None:
 
     model = keras_t2t.load_model(args.weights)
     size = model.input_shape[1:3]
-    dataset = data.eval_dataset(
-        args.data, image_size=size, batch_size=args.batch_size, crop_pct=args.crop_pct, data_dir=args.data_dir
-    )
-    images = np.concatenate([batch for batch, _ in dataset])
-    labels = np.concatenate([batch for _, batch in dataset])
+    images, labels = evaluation_split(args, size)
     calibration = data.calibration_dataset(
         args.data,
         image_size=size,
@@ -130,8 +124,7 @@ def main() -> None:
 
     results = {}
     for name, predict, bytes_on_disk, elapsed in rows:
-        outputs = [predict(images[i : i + args.batch_size]) for i in range(0, len(images), args.batch_size)]
-        probabilities = np.concatenate([np.asarray(o, np.float32) for o in outputs])
+        probabilities = batched_probabilities(predict, images, args.batch_size)
         milliseconds = 1e3 * median_step_seconds(
             lambda predict=predict: predict(images[:1]), args.warmup, args.steps
         )
