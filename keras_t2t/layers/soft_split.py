@@ -1,9 +1,15 @@
+from __future__ import annotations
+
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_t2t.layers.utils import in_portable_graph
+
+try:
+    import tensorflow as tf
+except ImportError:  # the JAX and PyTorch backends run without TensorFlow
+    tf = None
 
 
 def soft_split_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:

@@ -1,12 +1,18 @@
 """Layers and factories the other layers share: T2T-ViT's initialisers, its Dense and LayerNorm."""
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 from collections.abc import Iterator
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+try:
+    import tensorflow as tf
+except ImportError:  # the JAX and PyTorch backends run without TensorFlow
+    tf = None
 
 LAYER_NORM_EPSILON = 1e-5  # PyTorch's nn.LayerNorm default, which the official checkpoints were trained with
 

@@ -1,16 +1,22 @@
 """`T2TViTImageClassifier`: keras-hub's image classifier task around a `T2TViTBackbone`."""
 
+from __future__ import annotations
+
 import warnings
 
 import keras
 import keras_hub
-import tensorflow as tf
 
 from keras_t2t.layers.utils import dense
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor
 from keras_t2t.models.preprocessing import imagenet_normalization
 from keras_t2t.models.registry import NamedPresets
+
+try:
+    import tensorflow as tf
+except ImportError:  # the JAX and PyTorch backends run without TensorFlow
+    tf = None
 
 POOLING_MODES = ("token", "avg", "max")
 
@@ -141,14 +147,14 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
     def fit(self, x=None, y=None, **kwargs):
         """keras-hub's `fit`, which maps the preprocessor over `x`; a tf.distribute dataset (which
         keras-hub cannot map over) goes to Keras' own `fit`, as the model's inputs already."""
-        if isinstance(x, tf.distribute.DistributedDataset):
+        if _is_distributed(x):
             self._check_no_preprocessor_for_distributed_data()
             return keras.Model.fit(self, x, y, **kwargs)
         return super().fit(x, y, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """keras-hub's `evaluate`; a tf.distribute dataset goes to Keras' own (see `fit`)."""
-        if isinstance(x, tf.distribute.DistributedDataset):
+        if _is_distributed(x):
             self._check_no_preprocessor_for_distributed_data()
             return keras.Model.evaluate(self, x, y, **kwargs)
         return super().evaluate(x, y, **kwargs)
@@ -207,6 +213,10 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
     def returns_logits(self) -> bool:
         """Whether the outputs are logits (no activation) rather than scores."""
         return self.output_activation.activation is keras.activations.linear
+
+
+def _is_distributed(x) -> bool:
+    return tf is not None and isinstance(x, tf.distribute.DistributedDataset)
 
 
 def pool_features(features: dict, pooling: str, dtype=None):

@@ -1,14 +1,20 @@
 """The paper's evaluation transform, as a function and as keras-hub's image converter."""
 
+from __future__ import annotations
+
 import math
 
 import keras
 import keras_hub
 import numpy as np
-import tensorflow as tf
 
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+
+try:
+    import tensorflow as tf
+except ImportError:  # the JAX and PyTorch backends run without TensorFlow
+    tf = None
 
 # ImageNet normalisation of 0..255 RGB as keras-hub's `scale` and `offset`: x * scale + offset.
 IMAGENET_SCALE = tuple(1.0 / (255.0 * s) for s in IMAGENET_STD)
@@ -124,6 +130,12 @@ class T2TViTImageConverter(keras_hub.layers.ImageConverter):
         self.resizing.build(None)
 
     def call(self, inputs):
+        if tf is None:
+            raise ImportError(
+                "T2TViTImageConverter's evaluation transform runs in TensorFlow, which is not "
+                "installed: pip install tensorflow, or call the model on images already at its size "
+                "(model(images), or set model.preprocessor = None before predict)."
+            )
         if isinstance(inputs, list | tuple | tf.RaggedTensor) and self.image_size is None:
             raise ValueError("Images of different sizes need an image_size to be brought to.")
         if isinstance(inputs, tf.RaggedTensor):

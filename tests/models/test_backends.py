@@ -23,10 +23,9 @@ from tests.models.test_parameter_counts import REFERENCE_PARAMS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = dict(input_shape=[32, 32, 3], depth=1, embed_dim=32, num_heads=2, token_dim=8, classes=5)
-# Dense stacks fix their own depth.
-TINY_KWARGS = {
-    name: {k: v for k, v in TINY.items() if not (name == "t2t_vit_dense" and k == "depth")}
-    for name in list_models()
+# A dense stack of two groups of one block, growing by 16 channels.
+TINY_KWARGS = {name: TINY for name in list_models()} | {
+    "t2t_vit_dense": {**TINY, "depth": 2, "dense_blocks": [1, 1], "growth_rate": 16}
 }
 FULL_SIZE = [("t2t_vit_7", 224), ("t2t_vit_14", 224), ("t2t_vit_t_14", 224), ("t2t_vit_14", 384)]
 KERAS_FILES = ["t2t_vit_7", "t2t_vit_t_14"]
@@ -120,3 +119,21 @@ def test_keras_files_move_between_backends(backend_run, name):
 def test_official_checkpoints_convert_and_give_the_official_logits(backend_run):
     _, folder, _, _, expected = backend_run
     np.testing.assert_allclose(np.load(folder / "checkpoint.out.npy"), expected["checkpoint"], atol=1e-4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_the_models_run_on_jax_without_tensorflow(tensorflow_side):
+    folder, _, expected = tensorflow_side
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.models.no_tensorflow_worker", str(folder)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    np.testing.assert_allclose(np.load(folder / "no_tf.out.npy"), expected["t2t_vit_t_14"], atol=1e-5)
+    np.testing.assert_allclose(np.load(folder / "no_tf.keras.out.npy"), expected["t2t_vit_7"], atol=1e-5)
+    assert "evaluation transform runs in TensorFlow, which is not installed" in result.stdout
