@@ -15,7 +15,6 @@ Writes `gpu_check.md` (the tables) and `gpu_check.json` to `--out`; exits 1 when
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import keras_t2t  # noqa: E402
+from keras_t2t.benchmark import median_step_seconds  # noqa: E402  (TensorFlow-free)
 
 MODELS = ("t2t_vit_7", "t2t_vit_14", "t2t_vit_t_14")
 
@@ -57,17 +57,6 @@ def matmul_peak_tflops(size: int = 8192, steps: int = 10) -> float:
     return 2 * size**3 * steps / (time.perf_counter() - start) / 1e12
 
 
-def median_seconds(step, warmup: int, steps: int) -> float:
-    for _ in range(warmup):
-        step()
-    durations = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        durations.append(time.perf_counter() - start)
-    return statistics.median(durations)
-
-
 def compiled_classifier(name: str, policy: str, image_size: int) -> keras.Model:
     keras.config.set_dtype_policy(policy)
     model = keras_t2t.create_model(name, input_shape=(image_size, image_size, 3))
@@ -91,8 +80,8 @@ def throughput(name: str, policy: str, batch: int, image_size: int, warmup: int,
         model.train_on_batch(images, labels)
 
     return {
-        "inference": batch / median_seconds(infer, warmup, steps),
-        "training": batch / median_seconds(train, warmup, steps),
+        "inference": batch / median_step_seconds(infer, warmup, steps),
+        "training": batch / median_step_seconds(train, warmup, steps),
     }
 
 
