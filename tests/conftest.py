@@ -4,6 +4,16 @@ import pytest
 from tests.data.tiny_imagenet import TinyImageNet, prepare_tiny_imagenet
 
 
+def pytest_collection_modifyitems(config, items):
+    """`tensorflow_only` tests are skipped on the JAX and PyTorch backends (KERAS_BACKEND)."""
+    if keras.config.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow's own forms; the backend is {keras.config.backend()}")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _float32_policy():
     """Every test starts and ends with the default float32 policy, whatever it sets."""

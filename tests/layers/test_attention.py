@@ -17,6 +17,7 @@ def _outputs_and_gradients(layer, x):
     return y.numpy(), [g.numpy() for g in gradients]
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("chunk", [8, 13])  # divides the 40 tokens, or leaves a short last chunk
 def test_query_chunks_give_the_same_outputs_and_gradients(chunk):
     x = tf.constant(np.random.default_rng(0).normal(size=(2, 40, 12)).astype("float32"))
@@ -71,6 +72,7 @@ def _training_peak_rss_mib(chunk: int) -> float:
     return float(result.stdout.split()[-1])
 
 
+@pytest.mark.tensorflow_only
 def test_query_chunks_lower_the_training_peak_memory():
     """8 samples of 3136 tokens (T2T-ViT's first T2T layer): full attention holds the logits,
     probabilities and their gradients for all queries at once (300 MiB each in float32). Chunks of

@@ -8,6 +8,8 @@ import tensorflow as tf
 from keras_t2t.layers import SoftSplit
 from keras_t2t.layers.utils import TokenDense, TokenLayerNormalization, portable_graph
 
+pytestmark = pytest.mark.tensorflow_only
+
 
 def _op_types(function, *inputs) -> set[str]:
     return {op.type for op in tf.function(function).get_concrete_function(*inputs).graph.get_operations()}

@@ -21,6 +21,7 @@ def test_matches_numpy_for_any_leading_axes(shape, activation):
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
+@pytest.mark.tensorflow_only
 def test_unknown_batch_and_token_counts_in_a_graph():
     layer = TokenDense(3)
     layer.build((None, None, 7))
@@ -29,6 +30,7 @@ def test_unknown_batch_and_token_counts_in_a_graph():
     np.testing.assert_allclose(function(x), ref.dense(x.astype("float64"), layer), atol=1e-5)
 
 
+@pytest.mark.tensorflow_only
 def test_matmul_bias_and_gelu_run_as_one_fused_kernel(tmp_path):
     """Why the layer exists: on 3-D tokens, TensorFlow fuses its matmul, bias and GELU on CPU."""
     layer = TokenDense(16, activation="gelu")

@@ -7,6 +7,8 @@ from keras_t2t.layers import TokenLayerNormalization
 from tests import numpy_reference as ref
 from tests.kernels import executed_op_types
 
+pytestmark = pytest.mark.tensorflow_only
+
 
 @pytest.mark.parametrize("shape", [(6, 10), (2, 5, 10)])
 def test_matches_numpy_layer_normalisation(shape):
