@@ -2,8 +2,8 @@
 
 Importing the package registers its Keras classes, so that `keras.saving.load_model` and
 keras-hub's `from_preset` find them. The submodules that bring more than Keras (`data` and
-`training`: tensorflow-datasets; `visualize`: matplotlib; `convert`, `export`, `benchmark`) load
-on first use.
+`training`: tensorflow-datasets; `visualize`: matplotlib; `convert`, `export`, `benchmark`, and
+`runtimes`, which runs exported files in ONNX Runtime, LiteRT or OpenVINO) load on first use.
 """
 
 import importlib
@@ -14,7 +14,7 @@ from keras_t2t.models import *  # noqa: F403  (the model API: builders, classes,
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("benchmark", "convert", "data", "export", "training", "visualize")
+_LAZY_SUBMODULES = ("benchmark", "convert", "data", "export", "runtimes", "training", "visualize")
 
 __all__ = [*models.__all__, "decode_predictions", "models", *_LAZY_SUBMODULES]
 

@@ -79,6 +79,11 @@ def test_corrupt_and_missing_files_are_named(suffix, tmp_path):
         runtimes.load_artifact(str(tmp_path / f"missing{suffix}"))
 
 
+def test_the_module_is_an_attribute_of_the_package():
+    assert keras_t2t.runtimes.load_artifact is runtimes.load_artifact
+    assert "runtimes" in dir(keras_t2t)
+
+
 def test_a_missing_runtime_names_the_extra(files, monkeypatch):
     path = _artifact(files, ".tflite")
     real_find_spec = importlib.util.find_spec
