@@ -9,8 +9,6 @@ backend when it is first imported. A backend whose package is missing is skipped
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,8 +18,8 @@ from keras_t2t.models import VARIANTS, list_models
 from tests.convert.checkpoints import TINY as CHECKPOINT_TINY
 from tests.convert.checkpoints import images, reference_model, reference_output, save
 from tests.models.test_parameter_counts import REFERENCE_PARAMS
+from tests.subprocesses import run_worker
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = dict(input_shape=[32, 32, 3], depth=1, embed_dim=32, num_heads=2, token_dim=8, classes=5)
 # A dense stack of two groups of one block, growing by 16 channels.
 TINY_KWARGS = {name: TINY for name in list_models()} | {
@@ -81,16 +79,7 @@ def backend_run(request, tensorflow_side, tmp_path_factory):
     folder = tmp_path_factory.mktemp(backend)
     for name in os.listdir(source):
         os.symlink(source / name, folder / name)
-    environment = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.models.backend_worker", str(folder)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    run_worker("tests.models.backend_worker", str(folder), backend=backend)
     results = json.loads((folder / "results.json").read_text())
     assert results["backend"] == backend
     return backend, folder, results, inputs, expected
@@ -124,16 +113,7 @@ def test_official_checkpoints_convert_and_give_the_official_logits(backend_run):
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_the_models_run_on_jax_without_tensorflow(tensorflow_side):
     folder, _, expected = tensorflow_side
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.models.no_tensorflow_worker", str(folder)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    stdout = run_worker("tests.models.no_tensorflow_worker", str(folder), backend="jax", timeout=600)
     np.testing.assert_allclose(np.load(folder / "no_tf.out.npy"), expected["t2t_vit_t_14"], atol=1e-5)
     np.testing.assert_allclose(np.load(folder / "no_tf.keras.out.npy"), expected["t2t_vit_7"], atol=1e-5)
-    assert "evaluation transform runs in TensorFlow, which is not installed" in result.stdout
+    assert "evaluation transform runs in TensorFlow, which is not installed" in stdout

@@ -5,14 +5,12 @@ backend when first imported)."""
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.subprocesses import run_worker
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
@@ -24,22 +22,15 @@ def test_fit_on_jax_with_the_recipe_data_parallel(tmp_path):
             for i in range(count):
                 image = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
                 (tmp_path / split / label / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
-    environment = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-    }
     result_path = tmp_path / "result.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "tests.training.jax_fit_worker", str(tmp_path), str(result_path)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
+    run_worker(
+        "tests.training.jax_fit_worker",
+        str(tmp_path),
+        str(result_path),
+        backend="jax",
         timeout=600,
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
     )
-    assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(result_path.read_text())
     assert result["backend"] == "jax"
     assert result["devices"] == 2 and result["kernel_devices"] == 2  # replicated on both devices
