@@ -75,6 +75,7 @@ class TokenPerformer(keras.layers.Layer):
             initializer=keras.initializers.Orthogonal(gain=math.sqrt(self.num_features), seed=self.seed),
             trainable=False,
             dtype="float32",
+            autocast=False,
             name="random_matrix",
         )
 

@@ -115,14 +115,17 @@ def compile_classifier(model: keras.Model, optimizer, jit_compile: bool = False)
     """Cross-entropy on (soft) one-hot targets, top-1 and top-5 accuracy named "top1", "top5".
 
     The model outputs probabilities; Keras computes the cross-entropy from the softmax's logits.
-    Under a mixed_float16 model policy Keras wraps the optimizer in a `LossScaleOptimizer`.
+    Under a mixed_float16 model policy Keras wraps the optimizer in a `LossScaleOptimizer`. With
+    fewer than 5 classes "top5" counts the top `classes` (every sample): TensorFlow's `in_top_k`
+    does so by itself, PyTorch's `topk` raises for a k past the number of classes.
     """
+    classes = model.output_shape[-1]
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(),
         metrics=[
             keras.metrics.TopKCategoricalAccuracy(k=1, name="top1"),
-            keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"),
+            keras.metrics.TopKCategoricalAccuracy(k=min(5, classes), name="top5"),
         ],
         jit_compile=jit_compile,
     )

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 
 from keras_t2t.layers import DenseTransformerBlock
@@ -19,8 +20,10 @@ def test_concatenates_the_narrowed_block_output_to_its_input():
         lambda a: ref.dense(a, layer.attn.proj),
         lambda h: ref.mlp(h, layer.mlp),
     )
-    np.testing.assert_array_equal(np.asarray(out)[..., :16], x)
-    np.testing.assert_allclose(np.asarray(out)[..., 16:], ref.dense(block, layer.dense_linear), atol=1e-5)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out)[..., :16], x)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out)[..., 16:], ref.dense(block, layer.dense_linear), atol=1e-5
+    )
 
 
 def test_config_keeps_the_growth_rate():

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -21,8 +22,8 @@ def test_matches_numpy_reference(qkv_bias):
         )
     )
     attended, probs = ref.attention(q, k, v, num_heads=3, scale=8**-0.5)
-    np.testing.assert_allclose(np.asarray(out), ref.dense(attended, layer.proj), atol=1e-5)
-    np.testing.assert_allclose(np.asarray(scores), probs, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), ref.dense(attended, layer.proj), atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scores), probs, atol=1e-6)
 
 
 def test_half_width_projections_replace_qkv():
@@ -33,7 +34,7 @@ def test_half_width_projections_replace_qkv():
     assert layer.cheap_operation_v.kernel.shape == (1, 8, 1)
     # q, k, v: 3 x (16 * 8 + 8 cheap scales); proj: 16 * 16 + 16.
     assert layer.count_params() == 3 * (16 * 8 + 8) + 16 * 16 + 16
-    cheap = np.asarray(layer.cheap_operation_q.kernel)
+    cheap = keras.ops.convert_to_numpy(layer.cheap_operation_q.kernel)
     assert np.all(np.abs(cheap) <= 1.0)  # PyTorch's default init for a 1x1 depthwise convolution
 
 

@@ -1,5 +1,6 @@
 import math
 
+import keras
 import numpy as np
 
 from keras_t2t.layers import ClassToken, SinusoidalPositionEmbedding, sinusoid_table
@@ -17,7 +18,9 @@ def test_table_matches_formula_element_by_element():
 def test_embedding_is_a_fixed_weight_added_to_tokens():
     layer = SinusoidalPositionEmbedding()
     x = np.zeros((2, 5, 4), "float32")
-    np.testing.assert_allclose(np.asarray(layer(x)), np.broadcast_to(sinusoid_table(5, 4), (2, 5, 4)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x)), np.broadcast_to(sinusoid_table(5, 4), (2, 5, 4))
+    )
     assert layer.trainable_weights == []
     assert layer.embedding.shape == (1, 5, 4)
 
@@ -25,7 +28,9 @@ def test_embedding_is_a_fixed_weight_added_to_tokens():
 def test_class_token_is_prepended_to_every_sample():
     layer = ClassToken()
     x = np.random.default_rng(0).normal(size=(3, 4, 8)).astype("float32")
-    out = np.asarray(layer(x))
+    out = keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (3, 5, 8)
     np.testing.assert_array_equal(out[:, 1:], x)
-    np.testing.assert_array_equal(out[:, 0], np.broadcast_to(np.asarray(layer.token)[0], (3, 8)))
+    np.testing.assert_array_equal(
+        out[:, 0], np.broadcast_to(keras.ops.convert_to_numpy(layer.token)[0], (3, 8))
+    )

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 
 from keras_t2t.layers import SqueezeExcitationAttention
@@ -12,8 +13,8 @@ def test_gates_the_projected_attention_output():
     q, k, v = np.split(ref.dense(x.astype("float64"), layer.qkv), 3, axis=-1)
     attended, probs = ref.attention(q, k, v, num_heads=4, scale=8**-0.5)
     expected = ref.squeeze_excitation(ref.dense(attended, layer.proj), layer.se_layer)
-    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(scores), probs, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scores), probs, atol=1e-6)
     assert layer.se_layer.fc1.kernel.shape == (32, 4)
 
 

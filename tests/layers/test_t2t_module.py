@@ -22,12 +22,12 @@ def test_restructurization_feeds_the_next_soft_split_in_grid_order():
     """With identity-like T2T layers replaced by NumPy, the module equals the chained reference."""
     layer = T2TModule(embed_dim=8, tokens_type="transformer", token_dim=4)
     images = np.random.default_rng(0).normal(size=(1, 16, 32, 2)).astype("float32")
-    out = np.asarray(layer(images))
+    out = keras.ops.convert_to_numpy(layer(images))
 
     x = ref.soft_split(images, 7, 4, 2)
-    x = np.asarray(layer.attention1(x))
+    x = keras.ops.convert_to_numpy(layer.attention1(x))
     x = ref.soft_split(x.reshape(1, 4, 8, 4), 3, 2, 1)
-    x = np.asarray(layer.attention2(x))
+    x = keras.ops.convert_to_numpy(layer.attention2(x))
     x = ref.soft_split(x.reshape(1, 2, 4, 4), 3, 2, 1)
     np.testing.assert_allclose(out, ref.dense(x, layer.project), atol=1e-5)
 
@@ -69,11 +69,19 @@ def test_token_maps_are_each_stage_on_its_grid_and_leave_the_tokens_unchanged(to
     layer = T2TModule(embed_dim=8, tokens_type=tokens_type, token_dim=4, performer_dropout=0.0, seed=0)
     images = np.random.default_rng(0).normal(size=(2, 32, 48, 3)).astype("float32")
     tokens, maps = layer(images, return_token_maps=True)
-    np.testing.assert_array_equal(np.asarray(tokens), np.asarray(layer(images)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(tokens), keras.ops.convert_to_numpy(layer(images))
+    )
     assert [tuple(m.shape) for m in maps] == [(2, 8, 12, 4), (2, 4, 6, 4), (2, 2, 3, 8)]
-    np.testing.assert_array_equal(np.asarray(maps[2]).reshape(2, 6, 8), np.asarray(tokens))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(maps[2]).reshape(2, 6, 8), keras.ops.convert_to_numpy(tokens)
+    )
     if tokens_type == "convolution":
         first = layer.conv0(np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0))))
     else:
-        first = np.asarray(layer.attention1(ref.soft_split(images, 7, 4, 2))).reshape(2, 8, 12, 4)
-    np.testing.assert_allclose(np.asarray(maps[0]), np.asarray(first), atol=1e-5)
+        first = keras.ops.convert_to_numpy(layer.attention1(ref.soft_split(images, 7, 4, 2))).reshape(
+            2, 8, 12, 4
+        )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(maps[0]), keras.ops.convert_to_numpy(first), atol=1e-5
+    )

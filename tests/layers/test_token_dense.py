@@ -13,7 +13,7 @@ from tests.kernels import executed_op_types
 def test_matches_numpy_for_any_leading_axes(shape, activation):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     layer = TokenDense(3, activation=activation, bias_initializer="random_normal")
-    out = np.asarray(layer(x))
+    out = keras.ops.convert_to_numpy(layer(x))
     expected = ref.dense(x.astype("float64"), layer)
     if activation:
         expected = ref.gelu(expected)

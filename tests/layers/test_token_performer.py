@@ -12,7 +12,7 @@ def _numpy_performer(x, layer):
     """The official performer T2T layer, written with NumPy from the formulas."""
     h = ref.norm(x, layer.norm1)
     k, q, v = np.split(ref.dense(h, layer.kqv), 3, axis=-1)
-    w = np.asarray(layer.random_matrix)
+    w = keras.ops.convert_to_numpy(layer.random_matrix)
     m = w.shape[0]
 
     def phi(t):
@@ -28,7 +28,7 @@ def _numpy_performer(x, layer):
 def test_matches_numpy_reference():
     x = np.random.default_rng(1).normal(size=(2, 10, 27)).astype("float32")
     layer = TokenPerformer(emb_dim=16, seed=3)
-    out = np.asarray(layer(x))
+    out = keras.ops.convert_to_numpy(layer(x))
     assert out.shape == (2, 10, 16)
     np.testing.assert_allclose(out, _numpy_performer(x.astype("float64"), layer), atol=1e-5, rtol=1e-4)
 
@@ -36,7 +36,7 @@ def test_matches_numpy_reference():
 def test_random_matrix_is_fixed_orthogonal_and_scaled():
     layer = TokenPerformer(emb_dim=64, kernel_ratio=0.5, seed=0)
     layer.build((None, 10, 147))
-    w = np.asarray(layer.random_matrix)
+    w = keras.ops.convert_to_numpy(layer.random_matrix)
     assert w.shape == (32, 64)
     np.testing.assert_allclose(w @ w.T, 32 * np.eye(32), atol=1e-3)
     assert not layer.random_matrix.trainable
@@ -50,7 +50,7 @@ def _attention_matrices(kernel_ratio, seed, tokens=32, dim=16):
     layer = TokenPerformer(emb_dim=dim, kernel_ratio=kernel_ratio, seed=seed)
     layer.build((None, tokens, 8))
     identity = np.eye(tokens, dtype="float32")[None]
-    approx = np.asarray(layer.linear_attention(q, k, identity))
+    approx = keras.ops.convert_to_numpy(layer.linear_attention(q, k, identity))
     exact = ref.softmax(q.astype("float64") @ k.transpose(0, 2, 1))
     return approx, exact
 
@@ -72,7 +72,7 @@ def test_mixed_precision_is_finite_on_large_inputs(policy):
     keras.config.set_dtype_policy(policy)
     layer = TokenPerformer(emb_dim=64, seed=0)
     x = np.random.default_rng(0).normal(scale=300.0, size=(2, 49, 147)).astype("float32")
-    out = np.asarray(keras.ops.cast(layer(x), "float32"))
+    out = keras.ops.convert_to_numpy(keras.ops.cast(layer(x), "float32"))
     assert np.all(np.isfinite(out))
     assert layer.random_matrix.dtype == "float32"
 
@@ -84,9 +84,12 @@ def test_save_and_load_keep_the_random_matrix(tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     x = np.random.default_rng(2).normal(size=(1, 9, 27)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(restored(x)))
     np.testing.assert_array_equal(
-        np.asarray(model.layers[1].random_matrix), np.asarray(restored.layers[1].random_matrix)
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(restored(x))
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.layers[1].random_matrix),
+        keras.ops.convert_to_numpy(restored.layers[1].random_matrix),
     )
 
 

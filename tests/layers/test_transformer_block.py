@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -17,8 +18,8 @@ def test_matches_numpy_reference(qk_scale):
     y = x64 + ref.dense(attended, layer.attn.proj)
     expected = y + ref.mlp(ref.norm(y, layer.norm2), layer.mlp)
 
-    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-5, rtol=1e-4)
-    np.testing.assert_allclose(np.asarray(scores), probs, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scores), probs, atol=1e-6)
     assert layer.mlp.fc1.kernel.shape == (24, 48)
     assert layer.attn.qkv.bias is None
 
@@ -26,21 +27,21 @@ def test_matches_numpy_reference(qk_scale):
 def test_drop_path_acts_only_in_training():
     layer = TransformerBlock(num_heads=2, drop_path=0.5)
     x = np.random.default_rng(0).normal(size=(64, 5, 8)).astype("float32")
-    inference = np.asarray(layer(x))
-    np.testing.assert_array_equal(inference, np.asarray(layer(x, training=False)))
-    trained = np.asarray(layer(x, training=True))
+    inference = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_array_equal(inference, keras.ops.convert_to_numpy(layer(x, training=False)))
+    trained = keras.ops.convert_to_numpy(layer(x, training=True))
     assert not np.allclose(trained, inference)
 
 
 def test_drop_path_zeroes_whole_samples_and_rescales_the_rest():
     x = np.ones((400, 3, 2), "float32")
-    out = np.asarray(DropPath(0.25, seed=1)(x, training=True))
+    out = keras.ops.convert_to_numpy(DropPath(0.25, seed=1)(x, training=True))
     per_sample = out.reshape(400, -1)
     kept = np.all(per_sample == 1 / 0.75, axis=1)
     dropped = np.all(per_sample == 0.0, axis=1)
     assert np.all(kept | dropped)
     assert 0.15 < dropped.mean() < 0.35
-    np.testing.assert_array_equal(np.asarray(DropPath(0.25)(x)), x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(DropPath(0.25)(x)), x)
 
 
 def test_rejects_indivisible_heads():
