@@ -58,8 +58,15 @@ def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates of one inference on one image (matmul, einsum and convolution ops).
 
     The model is traced with batch size 1 at its input shape; element-wise work (exp, softmax, layer
-    norm, GELU) is not counted, as in the paper's figures.
+    norm, GELU) is not counted, as in the paper's figures. It needs Keras' TensorFlow backend, whose
+    layers trace into the graph that is counted.
     """
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeError(
+            f"count_macs reads the model's TensorFlow graph, and Keras' backend is "
+            f"{keras.config.backend()!r}. Run it with KERAS_BACKEND=tensorflow (MACs do not depend on "
+            f"the backend)."
+        )
     input_shape = (1, *model.input_shape[1:])
 
     @tf.function

@@ -1,5 +1,6 @@
 """The backbone's hooks for the architecture study: `tokens_type="patch"` and `block_type`."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,6 +22,7 @@ def _images(batch=2):
     return np.random.default_rng(0).normal(size=(batch, 32, 32, 3)).astype("float32")
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("options", STUDY)
 def test_every_weight_is_on_the_gradient_path(options):
     backbone = T2TViTBackbone(**TINY, **options)
@@ -39,7 +41,8 @@ def test_config_round_trip_rebuilds_the_same_model(options):
     assert [w.path for w in restored.weights] == [w.path for w in backbone.weights]
     images = _images()
     np.testing.assert_array_equal(
-        np.asarray(backbone(images)["sequence_output"]), np.asarray(restored(images)["sequence_output"])
+        keras.ops.convert_to_numpy(backbone(images)["sequence_output"]),
+        keras.ops.convert_to_numpy(restored(images)["sequence_output"]),
     )
 
 

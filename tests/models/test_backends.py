@@ -28,6 +28,8 @@ TINY_KWARGS = {name: TINY for name in list_models()} | {
 FULL_SIZE = [("t2t_vit_7", 224), ("t2t_vit_14", 224), ("t2t_vit_t_14", 224), ("t2t_vit_14", 384)]
 KERAS_FILES = ["t2t_vit_7", "t2t_vit_t_14"]
 BACKENDS = {"jax": "jax", "torch": "torch"}
+# The expectations come from this process, which must be on the TensorFlow backend.
+pytestmark = pytest.mark.tensorflow_only
 
 
 def _tuples(kwargs: dict) -> dict:

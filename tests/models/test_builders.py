@@ -17,7 +17,7 @@ def test_default_model_is_an_imagenet_classifier():
     assert model.name == "t2t_vit_7"
     assert model.input_shape == (None, 224, 224, 3)
     assert model.output_shape == (None, 1000)
-    probs = np.asarray(model(_images((1, 224, 224, 3))))
+    probs = keras.ops.convert_to_numpy(model(_images((1, 224, 224, 3))))
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
 
@@ -26,10 +26,10 @@ def test_default_model_is_an_imagenet_classifier():
 )
 def test_feature_extractor_pooling(pooling, shape):
     model = keras_t2t.create_model("t2t_vit_7", include_top=False, pooling=pooling, **TINY)
-    out = np.asarray(model(_images()))
+    out = keras.ops.convert_to_numpy(model(_images()))
     assert out.shape == shape
     backbone = model.get_layer("backbone")
-    seq = np.asarray(backbone(keras_t2t.preprocess_input(_images()))["sequence_output"])
+    seq = keras.ops.convert_to_numpy(backbone(keras_t2t.preprocess_input(_images()))["sequence_output"])
     expected = {None: seq, "token": seq[:, 0], "avg": seq[:, 1:].mean(1), "max": seq[:, 1:].max(1)}
     np.testing.assert_allclose(out, expected[pooling], atol=1e-5)
 
@@ -40,9 +40,13 @@ def test_in_model_preprocessing_equals_preprocess_input():
     without.set_weights(with_pre.get_weights())
     images = _images()
     manual = (images / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
-    np.testing.assert_allclose(np.asarray(keras_t2t.preprocess_input(images)), manual, atol=1e-6)
     np.testing.assert_allclose(
-        np.asarray(with_pre(images)), np.asarray(without(manual.astype("float32"))), atol=1e-5
+        keras.ops.convert_to_numpy(keras_t2t.preprocess_input(images)), manual, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(with_pre(images)),
+        keras.ops.convert_to_numpy(without(manual.astype("float32"))),
+        atol=1e-5,
     )
 
 
@@ -79,11 +83,15 @@ def test_keras_save_load_round_trip_gives_identical_outputs(tmp_path, name):
     model.save(path)
     restored = keras.saving.load_model(path)
     images = _images()
-    np.testing.assert_array_equal(np.asarray(model(images)), np.asarray(restored(images)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(restored(images))
+    )
     if name == "t2t_vit_7":
         original = model.get_layer("backbone").tokens_to_token.attention1.random_matrix
         loaded = restored.get_layer("backbone").tokens_to_token.attention1.random_matrix
-        np.testing.assert_array_equal(np.asarray(original), np.asarray(loaded))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(original), keras.ops.convert_to_numpy(loaded)
+        )
 
 
 def test_weights_file_round_trip_and_mismatch_error(tmp_path):
@@ -91,7 +99,9 @@ def test_weights_file_round_trip_and_mismatch_error(tmp_path):
     path = str(tmp_path / "tiny.weights.h5")
     model.save_weights(path)
     reloaded = keras_t2t.create_model("t2t_vit_7", weights=path, **TINY)
-    np.testing.assert_array_equal(np.asarray(model(_images())), np.asarray(reloaded(_images())))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model(_images())), keras.ops.convert_to_numpy(reloaded(_images()))
+    )
     with pytest.raises(ValueError, match="another configuration"):
         keras_t2t.create_model("t2t_vit_7", weights=path, **{**TINY, "classes": 7})
 
@@ -155,6 +165,6 @@ def test_bad_arguments_are_explained():
 def test_mixed_precision_forward_is_finite_on_large_values(policy, name):
     keras.config.set_dtype_policy(policy)
     model = keras_t2t.create_model(name, include_preprocessing=False, **TINY)
-    out = np.asarray(model(_images() * 40.0))  # far outside the normalised range
+    out = keras.ops.convert_to_numpy(model(_images() * 40.0))  # far outside the normalised range
     assert out.dtype == np.float32
     assert np.all(np.isfinite(out))

@@ -1,5 +1,6 @@
 """Parameter counts and MACs against the reference table of the official release."""
 
+import keras
 import pytest
 
 import keras_t2t
@@ -34,6 +35,7 @@ def test_parameter_counts_equal_the_official_release(name, size):
     assert count_params(model) == REFERENCE_PARAMS[(name, size)]
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name, size", list(REFERENCE_GMACS))
 def test_macs_within_two_percent_of_the_official_count(name, size):
     macs = count_macs(keras_t2t.create_model(name, input_shape=(size, size, 3))) / 1e9
@@ -45,3 +47,9 @@ def test_every_registered_model_has_a_builder_at_the_top_level():
         builder = getattr(keras_t2t, keras_t2t.VARIANTS[name].builder)
         assert builder.__name__ == keras_t2t.VARIANTS[name].builder
         assert name in builder.__doc__
+
+
+@pytest.mark.skipif(keras.config.backend() == "tensorflow", reason="the error of the other backends")
+def test_macs_need_the_tensorflow_backend():
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow"):
+        count_macs(keras_t2t.create_model("t2t_vit_7", input_shape=(32, 32, 3), classes=2))

@@ -37,11 +37,11 @@ def test_bfloat16_weights_compute_as_mixed_bfloat16_does(name, classes, mixed_bf
     assert {variable.dtype for variable in model.weights} == {"float32"}  # the original is unchanged
 
     images = _images()
-    outputs = np.asarray(copy.predict_on_batch(images))
+    outputs = keras.ops.convert_to_numpy(copy.predict_on_batch(images))
     assert outputs.dtype == np.float32
     # The matmuls see the same bfloat16 weights; only where the two round differs.
-    np.testing.assert_allclose(outputs, np.asarray(mixed.predict_on_batch(images)), atol=0.05)
-    float32 = np.asarray(model.predict_on_batch(images))
+    np.testing.assert_allclose(outputs, keras.ops.convert_to_numpy(mixed.predict_on_batch(images)), atol=0.05)
+    float32 = keras.ops.convert_to_numpy(model.predict_on_batch(images))
     assert 0 < np.abs(outputs - float32).max() < 0.25
 
 
