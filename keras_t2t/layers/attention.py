@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from keras_t2t.layers.utils import dense
+from keras_t2t.layers.utils import dense, uses_cpu_inference_kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -33,7 +33,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     Input shape: `(batch, tokens, input_dim)`. Output shape: `(batch, tokens, output_dim)`; with
     `return_attention_scores=True` also the probabilities `(batch, num_heads, tokens, tokens)`.
-    The softmax runs in float32 under every mixed-precision policy.
+    The softmax computes in float32 under every mixed-precision policy (in bfloat16 inference on
+    CPU, inside oneDNN's softmax kernel, which takes and returns bfloat16).
     """
 
     def __init__(
@@ -99,7 +100,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             and not (training and self.attention_dropout > 0)
         )
         if chunked:
-            attended, scores = self._attend_in_chunks(q, k, ops.reshape(v, head_shape)), None
+            attended, scores = self._attend_in_chunks(q, k, ops.reshape(v, head_shape), training), None
         else:
             attended, scores = _softmax_attention(
                 q, k, ops.reshape(v, head_shape), self.attention_dropout_layer, training
@@ -110,8 +111,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             y = v + y
         return (y, scores) if return_attention_scores else y
 
-    def _attend_in_chunks(self, q, k, v):
-        attend = keras.remat(lambda q_chunk, k, v: _softmax_attention(q_chunk, k, v)[0])
+    def _attend_in_chunks(self, q, k, v, training):
+        attend = keras.remat(lambda q_chunk, k, v: _softmax_attention(q_chunk, k, v, training=training)[0])
         size = self.query_chunk_size
         chunks = []
         for start in range(0, q.shape[1], size):
@@ -147,6 +148,12 @@ def _softmax_attention(q, k, v, dropout=None, training=None):
     `(batch, tokens, heads, head_dim)`. Returns the attended values `(batch, queries, heads, head_dim)`
     and the probabilities `(batch, heads, queries, tokens)` (before dropout)."""
     logits = ops.einsum("bqhd,bkhd->bhqk", q, k)
-    scores = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
+    if keras.backend.standardize_dtype(logits.dtype) == "bfloat16" and uses_cpu_inference_kernels(training):
+        # oneDNN's softmax computes in float32 inside and rounds once to bfloat16: the same
+        # probabilities as through casts of the logits and the probabilities, without those two
+        # passes over the largest tensor of the block.
+        scores = ops.softmax(logits, axis=-1)
+    else:
+        scores = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
     probabilities = scores if dropout is None else dropout(scores, training=training)
     return ops.einsum("bhqk,bkhd->bqhd", probabilities, v), scores

@@ -113,8 +113,7 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
             )
 
     def call(self, inputs, training=None):
-        plain = training or in_portable_graph() or keras.config.backend() != "tensorflow"
-        if plain or tf.config.list_logical_devices("GPU"):
+        if not uses_cpu_inference_kernels(training):
             x = ops.cast(inputs, "float32")
             normalized = _centred_normalization(x, self.epsilon)
         else:
@@ -145,6 +144,14 @@ def portable_graph() -> Iterator[None]:
 def in_portable_graph() -> bool:
     """Whether a layer is being traced inside `portable_graph()`."""
     return _PORTABLE_GRAPH.get()
+
+
+def uses_cpu_inference_kernels(training: bool | None) -> bool:
+    """Whether a layer traced now takes the forms written for TensorFlow's oneDNN inference kernels
+    on CPU: on the TensorFlow backend, outside training and `portable_graph()`, with no GPU."""
+    if training or in_portable_graph() or keras.config.backend() != "tensorflow":
+        return False
+    return not tf.config.list_logical_devices("GPU")
 
 
 def _centred_normalization(x, epsilon: float):

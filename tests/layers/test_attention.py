@@ -81,3 +81,25 @@ def test_query_chunks_lower_the_training_peak_memory():
     backward pass recomputed all chunks at once, the saving would be ~450 MiB."""
     full, chunked = _training_peak_rss_mib(0), _training_peak_rss_mib(784)
     assert full - chunked > 560, f"full {full:.0f} MiB, chunked {chunked:.0f} MiB"
+
+
+def _softmax_types(function, *args) -> list[str]:
+    graph = function.get_concrete_function(*args).graph
+    return [op.get_attr("T").name for op in graph.get_operations() if op.type == "Softmax"]
+
+
+@pytest.mark.tensorflow_only
+def test_bfloat16_cpu_inference_runs_the_softmax_on_bfloat16_for_the_same_probabilities():
+    """oneDNN's softmax takes bfloat16 logits in inference (no casts around it); training keeps the
+    float32 softmax for its gradient. Both give the float32 probabilities rounded to bfloat16."""
+    x = tf.constant(np.random.default_rng(2).normal(0, 3, size=(2, 30, 16)).astype("float32"))
+    layer = MultiHeadSelfAttention(num_heads=2, dtype="mixed_bfloat16")
+    inference = tf.function(lambda x: layer(x, return_attention_scores=True)[1])
+    training = tf.function(lambda x: layer(x, training=True, return_attention_scores=True)[1])
+    assert _softmax_types(inference, x) == ["bfloat16"]
+    assert _softmax_types(training, x) == ["float32"]
+    inference_scores, training_scores = (tf.cast(f(x), tf.float32).numpy() for f in (inference, training))
+    assert inference_scores.dtype == np.float32 and np.isfinite(inference_scores).all()
+    # bfloat16 keeps 8 significant bits: both roundings agree within one step of 2**-8 relative.
+    np.testing.assert_allclose(inference_scores, training_scores, rtol=2**-8, atol=1e-6)
+    np.testing.assert_allclose(inference_scores.sum(-1), 1.0, atol=2e-2)
