@@ -11,6 +11,10 @@ Rows, each measured in a fresh process (median step time after warm-up, images/s
 - that PyTorch model converted by OpenVINO (`openvino.convert_model`, then compiled with
   `INFERENCE_PRECISION_HINT` f32 or bf16), when the `bench` extra is installed.
 
+OpenVINO runs several times slower in a process that multiprocessing starts (spawn or fork) than
+in a plain one (cause not found; PyTorch and TensorFlow are not affected), so its rows run in a
+plain child (`subprocess`), the others in multiprocessing's.
+
 The rounds alternate over every row, so that a shared machine's drift reaches every row alike;
 the table gives the median over the rounds and, per model and batch, the ratio of keras_t2t's
 best to the best peer in each precision. PyTorch and OpenVINO use their default thread counts
@@ -19,9 +23,12 @@ best to the best peer in each precision. PyTorch and OpenVINO use their default 
 
 import argparse
 import importlib.util
+import json
 import os
 import platform
+import queue as queue_module
 import statistics
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -89,8 +96,14 @@ def _measure(runtime: str, precision: str, config: dict) -> float:
             config["warmup"],
             config["steps"],
         ).images_per_second
-    worker = _torch_worker if runtime == "PyTorch" else openvino_worker
-    return in_fresh_process(worker, config)
+    if runtime == "PyTorch":
+        return in_fresh_process(_torch_worker, config)
+    child = subprocess.run(
+        [sys.executable, __file__, "--openvino-row", json.dumps(config)], capture_output=True, text=True
+    )
+    if child.returncode:
+        raise RuntimeError(f"The OpenVINO row {config} failed:\n{child.stderr[-4000:]}")
+    return float(child.stdout.split()[-1])
 
 
 def main() -> None:
@@ -106,7 +119,13 @@ def main() -> None:
         help="timed steps (default: 64 / batch, at least 10, so that a row runs for long enough)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="passes over every row (default 2)")
+    parser.add_argument("--openvino-row", help=argparse.SUPPRESS)  # one OpenVINO row, in this process
     args = parser.parse_args()
+    if args.openvino_row:
+        rate = queue_module.Queue()
+        openvino_worker(json.loads(args.openvino_row), rate)
+        print(rate.get())
+        return
 
     rows = [("keras_t2t", precision) for precision in KERAS_ROWS]
     rows += [("PyTorch", precision) for precision in TORCH_ROWS]
