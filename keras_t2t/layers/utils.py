@@ -52,8 +52,8 @@ def compiled_gelu(x: tf.Tensor) -> tf.Tensor:
 
     For training steps that TensorFlow runs kernel by kernel, where the GELU of a Dense layer cannot
     fuse with its matmul: TensorFlow's GELU and its gradient are about ten elementwise kernels over
-    the layer's widest activations, which in bfloat16 each convert every element to float32 and
-    back. Inside an XLA-compiled step the two functions are inlined into the step's fusions.
+    the layer's widest activations, each a pass over memory (and slower in bfloat16 than in
+    float32). Inside an XLA-compiled step the two functions are inlined into the step's fusions.
     """
 
     @tf.custom_gradient
@@ -70,8 +70,9 @@ class TokenDense(keras.layers.Dense):
     Keras' Dense multiplies a `(batch, tokens, dim)` input with a tensordot (reshape, matmul, reshape)
     and adds the bias and activation after the reshape back. Here the bias and activation are applied
     to the 2-D product, so TensorFlow's graph optimiser fuses matmul, bias and activation (GELU
-    included) into one oneDNN kernel: about 10% faster T2T-ViT blocks on CPU. Same weights, same
-    results as `keras.layers.Dense`.
+    included) into one oneDNN kernel: about 10% faster T2T-ViT blocks on CPU. In training steps on
+    CPU, where the GELU cannot fuse (its gradient needs the pre-activation), the GELU is
+    `compiled_gelu`. Same weights, same results as `keras.layers.Dense`.
 
     Input shape: `(..., input_dim)`. Output shape: `(..., units)`.
     """
@@ -82,7 +83,7 @@ class TokenDense(keras.layers.Dense):
             # same function through erf (`kernel` includes a LoRA update, as in Dense.call).
             outputs = self._affine(inputs)
             return 0.5 * outputs * (1.0 + ops.erf(outputs * _SQRT_HALF))
-        if training and self.activation is keras.activations.gelu and keras.config.backend() == "tensorflow":
+        if self.activation is keras.activations.gelu and uses_cpu_training_kernels(training):
             # The backward pass needs the pre-activation, so the GELU cannot fuse with the matmul
             # as in inference; compiled, it runs as one kernel each way instead of about ten.
             outputs = self._affine(ops.reshape(inputs, (-1, inputs.shape[-1])))
@@ -197,7 +198,18 @@ def in_portable_graph() -> bool:
 def uses_cpu_inference_kernels(training: bool | None) -> bool:
     """Whether a layer traced now takes the forms written for TensorFlow's oneDNN inference kernels
     on CPU: on the TensorFlow backend, outside training and `portable_graph()`, with no GPU."""
-    if training or in_portable_graph() or keras.config.backend() != "tensorflow":
+    return not training and _tensorflow_on_cpu()
+
+
+def uses_cpu_training_kernels(training: bool | None) -> bool:
+    """Whether a layer traced now takes the forms written for TensorFlow's training steps on CPU:
+    on the TensorFlow backend, in training, outside `portable_graph()`, with no GPU (a GPU plugin
+    such as Apple's Metal may not run XLA)."""
+    return bool(training) and _tensorflow_on_cpu()
+
+
+def _tensorflow_on_cpu() -> bool:
+    if in_portable_graph() or keras.config.backend() != "tensorflow":
         return False
     return not tf.config.list_logical_devices("GPU")
 
