@@ -83,14 +83,15 @@ class TokenDense(keras.layers.Dense):
             # same function through erf (`kernel` includes a LoRA update, as in Dense.call).
             outputs = self._affine(inputs)
             return 0.5 * outputs * (1.0 + ops.erf(outputs * _SQRT_HALF))
+        tokens = inputs if len(inputs.shape) == 2 else ops.reshape(inputs, (-1, inputs.shape[-1]))
         if self.activation is keras.activations.gelu and uses_cpu_training_kernels(training):
             # The backward pass needs the pre-activation, so the GELU cannot fuse with the matmul
             # as in inference; compiled, it runs as one kernel each way instead of about ten.
-            outputs = self._affine(ops.reshape(inputs, (-1, inputs.shape[-1])))
-            return ops.reshape(compiled_gelu(outputs), (*ops.shape(inputs)[:-1], self.units))
+            outputs = compiled_gelu(self._affine(tokens))
+        else:
+            outputs = super().call(tokens)
         if len(inputs.shape) == 2:
-            return super().call(inputs)
-        outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])))
+            return outputs
         return ops.reshape(outputs, (*ops.shape(inputs)[:-1], self.units))
 
     def _affine(self, inputs):
