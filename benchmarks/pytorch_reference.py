@@ -1,9 +1,10 @@
 """Images/s of the PyTorch rendering of the official T2T-ViT that the parity tests compare against
 (tests/convert/torch_reference.py), on this machine: the same-hardware baseline for
-`keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and
-cross-entropy; median of the timed steps after warm-up, batch 16 at 224 by default; float32, or
-bfloat16 under `torch.autocast("cpu", torch.bfloat16)` (weights and optimizer in float32, as under
-Keras' mixed_bfloat16).
+`keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and cross-entropy
+under the paper's regularisation, as keras_t2t's models train by default (stochastic depth to 0.1,
+the performer T2T layers' dropout of 0.1); median of the timed steps after warm-up, batch 16 at 224
+by default; float32, or bfloat16 under `torch.autocast("cpu", torch.bfloat16)` (weights and
+optimizer in float32, as under Keras' mixed_bfloat16).
 
 python benchmarks/pytorch_reference.py --models t2t_vit_14 --precisions float32 autocast_bfloat16
 """
@@ -17,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from keras_t2t.benchmark import median_step_seconds  # noqa: E402
 from keras_t2t.models import VARIANTS  # noqa: E402
+from keras_t2t.training.recipe import Recipe  # noqa: E402
 from tests.convert import torch_reference  # noqa: E402
 
 
@@ -26,7 +28,9 @@ def images_per_second(
     # PyTorch's default initialisation: random test weights can overflow the performer's exp and
     # time the slow paths of inf and NaN arithmetic instead of the model.
     model = torch_reference.T2TViT(
-        image_size=(image_size, image_size), **VARIANTS[model_name].backbone_kwargs()
+        image_size=(image_size, image_size),
+        drop_path_rate=Recipe().drop_path_rate,
+        **VARIANTS[model_name].backbone_kwargs(),
     )
     images = torch.rand(batch_size, 3, image_size, image_size)
     labels = torch.randint(0, 1000, (batch_size,))

@@ -33,7 +33,8 @@ class DropPath(keras.layers.Layer):
         mask_shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
         noise = keras.random.uniform(mask_shape, seed=self.seed_generator, dtype=x.dtype)
         mask = ops.floor(keep + noise)
-        return x / keep * mask
+        # Scaling the (batch, 1, ...) mask first leaves one multiply over the full tensor.
+        return x * (mask / keep)
 
     def compute_output_shape(self, input_shape):
         return input_shape

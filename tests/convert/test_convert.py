@@ -22,6 +22,7 @@ from keras_t2t.convert import (  # noqa: E402
     resize_position_embedding,
 )
 from keras_t2t.models import VARIANTS  # noqa: E402
+from keras_t2t.training.recipe import Recipe  # noqa: E402
 from tests.convert import torch_reference  # noqa: E402
 from tests.convert.checkpoints import (  # noqa: E402
     TINY,
@@ -336,3 +337,31 @@ def test_models_without_official_checkpoints_are_refused():
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="T2TViTBackbone"):
         load_torch_checkpoint(other, {})
+
+
+def test_reference_trains_with_the_regularisation_of_the_default_keras_model():
+    """benchmarks/pytorch_reference.py times the reference with the recipe's stochastic depth against
+    a default keras_t2t model: both regularise alike, block by block."""
+    backbone = create_model("t2t_vit_7", input_shape=(32, 32, 3), classes=10).get_layer("backbone")
+    reference = torch_reference.T2TViT(
+        image_size=(32, 32), drop_path_rate=Recipe().drop_path_rate, **VARIANTS["t2t_vit_7"].backbone_kwargs()
+    )
+
+    assert [block.drop_path.rate for block in reference.blocks] == pytest.approx(
+        [block.drop_path for block in backbone.transformer_blocks]
+    )
+    for name in ("attention1", "attention2"):
+        keras_layer = getattr(backbone.tokens_to_token, name)
+        torch_layer = getattr(reference.tokens_to_token, name)
+        assert torch_layer.attention_dropout.p == keras_layer.attention_dropout.rate == 0.1
+        assert torch_layer.mlp[-1].p == keras_layer.mlp_dropout.rate == 0.1
+
+
+def test_reference_drop_path_zeroes_whole_samples_in_training_only():
+    drop_path = torch_reference.DropPath(0.25)
+    x = torch.ones(400, 3, 2)
+    per_sample = drop_path(x).reshape(400, -1).numpy()
+    kept, dropped = np.all(per_sample == 1 / 0.75, axis=1), np.all(per_sample == 0.0, axis=1)
+    assert np.all(kept | dropped)
+    assert 0.15 < dropped.mean() < 0.35
+    assert torch.equal(drop_path.eval()(x), x)

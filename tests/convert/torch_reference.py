@@ -5,7 +5,9 @@ Module names reproduce the official state-dict keys (`tokens_to_token.attention1
 the architecture study's ViT (`patch_embed.proj`), SE (`attn.se_layer.fc.0`), Ghost (`attn.q`,
 `attn.cheap_operation_q`, `mlp.cheap_operation2`) and dense (`dense_linear`, transitions' `linear`)
 models.
-Inference only: dropout and stochastic depth are identity at evaluation and are left out.
+Training as the official code trains: the performer T2T layers' fixed dropout of 0.1 and stochastic
+depth over the blocks (`drop_path_rate`, 0 by default as in the official builders). Both are the
+identity in `eval()`, where the parity tests compare.
 """
 
 import math
@@ -24,17 +26,35 @@ def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
     return torch.tensor(table[None], dtype=torch.float32)
 
 
+class DropPath(nn.Module):
+    """Stochastic depth: in training, each sample's branch is zeroed with probability `rate` and
+    kept ones are scaled by 1 / (1 - rate)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+
 class TokenPerformer(nn.Module):
     """Single-head performer T2T layer: (B, N, dim) -> (B, N, emb)."""
 
-    def __init__(self, dim: int, emb: int, kernel_ratio: float = 0.5):
+    def __init__(self, dim: int, emb: int, kernel_ratio: float = 0.5, dropout: float = 0.1):
         super().__init__()
         self.emb = emb
         self.norm1 = nn.LayerNorm(dim)
         self.kqv = nn.Linear(dim, 3 * emb)
         self.proj = nn.Linear(emb, emb)
+        self.attention_dropout = nn.Dropout(dropout)
         self.norm2 = nn.LayerNorm(emb)
-        self.mlp = nn.Sequential(nn.Linear(emb, emb), nn.GELU(), nn.Linear(emb, emb))
+        # The dropout after the last Linear adds no parameters: the keys stay mlp.0 and mlp.2.
+        self.mlp = nn.Sequential(nn.Linear(emb, emb), nn.GELU(), nn.Linear(emb, emb), nn.Dropout(dropout))
         self.m = int(emb * kernel_ratio)
         w = nn.init.orthogonal_(torch.empty(self.m, emb)) * math.sqrt(self.m)
         self.w = nn.Parameter(w, requires_grad=False)
@@ -49,7 +69,7 @@ class TokenPerformer(nn.Module):
         normaliser = (qp @ kp.sum(dim=1).unsqueeze(-1)) + 1e-8  # (B, N, 1)
         kptv = v.transpose(1, 2) @ kp  # (B, emb, m)
         y = (qp @ kptv.transpose(1, 2)) / normaliser
-        return v + self.proj(y)
+        return v + self.attention_dropout(self.proj(y))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.attention(self.norm1(x))
@@ -220,7 +240,9 @@ class Block(nn.Module):
     """A pre-norm block: plain, with an SE-gated attention ("se"), or with Ghost projections
     ("ghost"); a "dense" block appends `dense_linear` of its output to its input."""
 
-    def __init__(self, dim, num_heads, mlp_ratio, qk_scale, block_type="transformer", growth_rate=64):
+    def __init__(
+        self, dim, num_heads, mlp_ratio, qk_scale, block_type="transformer", growth_rate=64, drop_path=0.0
+    ):
         super().__init__()
         scale = qk_scale if qk_scale is not None else (dim // num_heads) ** -0.5
         hidden = int(dim * mlp_ratio)
@@ -233,10 +255,11 @@ class Block(nn.Module):
             self.mlp = Mlp(dim, hidden)
         self.norm2 = nn.LayerNorm(dim)
         self.dense_linear = nn.Linear(dim, growth_rate) if block_type == "dense" else None
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x + self.attn(self.norm1(x))
-        y = y + self.mlp(self.norm2(y))
+        y = x + self.drop_path(self.attn(self.norm1(x)))
+        y = y + self.drop_path(self.mlp(self.norm2(y)))
         return y if self.dense_linear is None else torch.cat([x, self.dense_linear(y)], dim=-1)
 
 
@@ -251,16 +274,25 @@ class Transition(nn.Module):
         return nn.functional.gelu(self.linear(x))
 
 
-def make_blocks(embed_dim, depth, num_heads, mlp_ratio, qk_scale, block_type, growth_rate, dense_blocks):
+def make_blocks(
+    embed_dim, depth, num_heads, mlp_ratio, qk_scale, block_type, growth_rate, dense_blocks, drop_path_rate
+):
     """The `blocks` sequence and its output width. Dense groups add `growth_rate` channels per block,
-    with a `Transition` between groups, all numbered in one sequence."""
+    with a `Transition` between groups, all numbered in one sequence (`depth` = sum(dense_blocks)).
+    Stochastic depth rises linearly from 0 at the first block to `drop_path_rate` at the last."""
+    drop_paths = iter(np.linspace(0.0, drop_path_rate, depth).tolist())
     if block_type != "dense":
-        blocks = [Block(embed_dim, num_heads, mlp_ratio, qk_scale, block_type) for _ in range(depth)]
+        blocks = [
+            Block(embed_dim, num_heads, mlp_ratio, qk_scale, block_type, drop_path=next(drop_paths))
+            for _ in range(depth)
+        ]
         return blocks, embed_dim
     blocks, width = [], embed_dim
     for group, size in enumerate(dense_blocks):
         for _ in range(size):
-            blocks.append(Block(width, num_heads, mlp_ratio, qk_scale, "dense", growth_rate))
+            blocks.append(
+                Block(width, num_heads, mlp_ratio, qk_scale, "dense", growth_rate, next(drop_paths))
+            )
             width += growth_rate
         if group < len(dense_blocks) - 1:
             blocks.append(Transition(width))
@@ -273,7 +305,8 @@ class T2TViT(nn.Module):
 
     A T2T-ViT (`tokens_type` "performer" or "transformer"), or with "patch" the official ViT
     (`patch_embed`, a learned position table); `block_type` "se", "ghost" or "dense" gives the
-    architecture study's blocks. `qk_scale=None` is the usual head_dim ** -0.5 of each block.
+    architecture study's blocks. `qk_scale=None` is the usual head_dim ** -0.5 of each block;
+    `drop_path_rate` is the stochastic depth of the last block in training.
     """
 
     def __init__(
@@ -291,6 +324,7 @@ class T2TViT(nn.Module):
         block_type="transformer",
         growth_rate=64,
         dense_blocks=(3, 6, 6, 4),
+        drop_path_rate=0.0,
     ):
         super().__init__()
         if tokens_type == "patch":
@@ -303,7 +337,15 @@ class T2TViT(nn.Module):
         table = sinusoid_table(grid[0] * grid[1] + 1, embed_dim)
         self.pos_embed = nn.Parameter(table, requires_grad=tokens_type == "patch")
         blocks, width = make_blocks(
-            embed_dim, depth, num_heads, mlp_ratio, qk_scale, block_type, growth_rate, dense_blocks
+            embed_dim,
+            depth,
+            num_heads,
+            mlp_ratio,
+            qk_scale,
+            block_type,
+            growth_rate,
+            dense_blocks,
+            drop_path_rate,
         )
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(width)
