@@ -19,12 +19,13 @@ from keras_t2t.layers.token_performer import TokenPerformer
 from keras_t2t.layers.token_transformer import TokenTransformer
 from keras_t2t.layers.transformer_block import TransformerBlock
 from keras_t2t.layers.transition import Transition
-from keras_t2t.layers.utils import TokenDense, TokenLayerNormalization
+from keras_t2t.layers.utils import FusedDropout, TokenDense, TokenLayerNormalization
 
 __all__ = [
     "ClassToken",
     "DenseTransformerBlock",
     "DropPath",
+    "FusedDropout",
     "GhostAttention",
     "GhostBlock",
     "GhostMlp",

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from keras_t2t.layers.utils import dense, uses_cpu_inference_kernels
+from keras_t2t.layers.utils import FusedDropout, dense, uses_cpu_inference_kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -58,8 +58,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.value_residual = value_residual
         self.query_chunk_size = query_chunk_size
-        self.attention_dropout_layer = keras.layers.Dropout(attention_dropout, dtype=self.dtype_policy)
-        self.proj_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.attention_dropout_layer = FusedDropout(attention_dropout, dtype=self.dtype_policy)
+        self.proj_dropout = FusedDropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from keras_t2t.layers.utils import cheap_operation, dense
+from keras_t2t.layers.utils import FusedDropout, cheap_operation, dense
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -28,7 +28,7 @@ class GhostMlp(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.output_dim = output_dim
         self.dropout = dropout
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout_layer = FusedDropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         dim = input_shape[-1]

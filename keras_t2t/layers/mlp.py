@@ -1,6 +1,6 @@
 import keras
 
-from keras_t2t.layers.utils import dense
+from keras_t2t.layers.utils import FusedDropout, dense
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -23,7 +23,7 @@ class Mlp(keras.layers.Layer):
         # Keras' "gelu" is the exact (erf) one; inside the Dense layer it fuses with the matmul.
         self.fc1 = dense(hidden_dim, name="fc1", activation="gelu", dtype=self.dtype_policy)
         self.fc2 = dense(output_dim, name="fc2", dtype=self.dtype_policy)
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout_layer = FusedDropout(dropout, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.fc1.build(input_shape)

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_t2t.layers.mlp import Mlp
-from keras_t2t.layers.utils import dense, in_portable_graph, layer_norm
+from keras_t2t.layers.utils import FusedDropout, dense, in_portable_graph, layer_norm
 
 
 @keras.saving.register_keras_serializable(package="keras_t2t")
@@ -58,10 +58,10 @@ class TokenPerformer(keras.layers.Layer):
         self.norm1 = layer_norm("norm1", dtype=dtype)
         self.kqv = dense(3 * emb_dim, name="kqv", dtype=dtype)
         self.proj = dense(emb_dim, name="proj", dtype=dtype)
-        self.attention_dropout = keras.layers.Dropout(dropout, dtype=dtype)
+        self.attention_dropout = FusedDropout(dropout, dtype=dtype)
         self.norm2 = layer_norm("norm2", dtype=dtype)
         self.mlp = Mlp(emb_dim, emb_dim, name="mlp", dtype=dtype)
-        self.mlp_dropout = keras.layers.Dropout(dropout, dtype=dtype)
+        self.mlp_dropout = FusedDropout(dropout, dtype=dtype)
 
     def build(self, input_shape):
         token_shape = (*input_shape[:-1], self.emb_dim)

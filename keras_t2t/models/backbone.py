@@ -16,7 +16,7 @@ from keras_t2t.layers import (
     Transition,
 )
 from keras_t2t.layers.t2t_module import TOKENS_TYPES
-from keras_t2t.layers.utils import layer_norm
+from keras_t2t.layers.utils import FusedDropout, layer_norm
 from keras_t2t.models.registry import NamedPresets
 
 BLOCK_TYPES = {
@@ -137,7 +137,7 @@ class T2TViTBackbone(NamedPresets, keras_hub.models.Backbone):
             tokenizer = self.tokens_to_token
         self.class_token = ClassToken(name="class_token", dtype=dtype)
         self.position_embedding = SinusoidalPositionEmbedding(name="position_embedding", dtype=dtype)
-        self.position_dropout = keras.layers.Dropout(dropout, name="position_dropout", dtype=dtype)
+        self.position_dropout = FusedDropout(dropout, name="position_dropout", dtype=dtype)
         if block_type == "dense":
             layout = _dense_layout(dense_blocks, embed_dim, growth_rate)
             block_kwargs = {"growth_rate": growth_rate}

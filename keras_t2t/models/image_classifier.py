@@ -7,7 +7,7 @@ import warnings
 import keras
 import keras_hub
 
-from keras_t2t.layers.utils import dense
+from keras_t2t.layers.utils import FusedDropout, dense
 from keras_t2t.models.backbone import T2TViTBackbone
 from keras_t2t.models.image_converter import T2TViTImageClassifierPreprocessor
 from keras_t2t.models.preprocessing import imagenet_normalization
@@ -90,7 +90,7 @@ class T2TViTImageClassifier(NamedPresets, keras_hub.models.ImageClassifier):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.normalization = imagenet_normalization() if include_preprocessing else None
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout", dtype=head_dtype)
+        self.output_dropout = FusedDropout(dropout, name="output_dropout", dtype=head_dtype)
         self.head = dense(num_classes, name="head", dtype=head_dtype, keras_layer=True)
         # The activation runs in float32 so that mixed-precision models output float32 scores.
         self.output_activation = keras.layers.Activation(activation, dtype="float32", name="predictions")
