@@ -1,10 +1,11 @@
 """Images/s of the PyTorch rendering of the official T2T-ViT that the parity tests compare against
 (tests/convert/torch_reference.py), on this machine: the same-hardware baseline for
-`keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and cross-entropy
-under the paper's regularisation, as keras_t2t's models train by default (stochastic depth to 0.1,
-the performer T2T layers' dropout of 0.1); median of the timed steps after warm-up, batch 16 at 224
-by default; float32, or bfloat16 under `torch.autocast("cpu", torch.bfloat16)` (weights and
-optimizer in float32, as under Keras' mixed_bfloat16).
+`keras-t2t benchmark`. Inference under `torch.inference_mode`, a training step with AdamW and
+cross-entropy under the paper's regularisation, as keras_t2t's models train by default
+(stochastic depth to 0.1, the performer T2T layers' dropout of 0.1); median of the timed steps
+after warm-up, batch 16 at 224 by default; float32, or bfloat16 under
+`torch.autocast("cpu", torch.bfloat16)` (weights and optimizer in float32, as under Keras'
+mixed_bfloat16).
 
 python benchmarks/pytorch_reference.py --models t2t_vit_14 --precisions float32 autocast_bfloat16
 """
