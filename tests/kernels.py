@@ -1,6 +1,18 @@
 """The kernels TensorFlow actually runs for a function, read from a profiler trace."""
 
+import pytest
 import tensorflow as tf
+
+from keras_t2t.layers.utils import tensorflow_uses_onednn
+
+
+def requires_onednn(dtype: str = "float32"):
+    """Skips a test of oneDNN's kernels where TensorFlow runs `dtype` without them."""
+    return pytest.mark.skipif(
+        not tensorflow_uses_onednn(dtype),
+        reason=f"TensorFlow runs {dtype} without oneDNN on this CPU "
+        "(TF_ENABLE_ONEDNN_OPTS=1 turns it on; bfloat16 needs AVX-512)",
+    )
 
 
 def executed_op_types(function, *args, logdir) -> set[str]:

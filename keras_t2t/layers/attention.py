@@ -148,7 +148,9 @@ def _softmax_attention(q, k, v, dropout=None, training=None):
     `(batch, tokens, heads, head_dim)`. Returns the attended values `(batch, queries, heads, head_dim)`
     and the probabilities `(batch, heads, queries, tokens)` (before dropout)."""
     logits = ops.einsum("bqhd,bkhd->bhqk", q, k)
-    if keras.backend.standardize_dtype(logits.dtype) == "bfloat16" and uses_cpu_inference_kernels(training):
+    if keras.backend.standardize_dtype(logits.dtype) == "bfloat16" and uses_cpu_inference_kernels(
+        training, "bfloat16"
+    ):
         # oneDNN's softmax computes in float32 inside and rounds once to bfloat16: the same
         # probabilities as through casts of the logits and the probabilities, without those two
         # passes over the largest tensor of the block.

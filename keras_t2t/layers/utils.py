@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import os
 from collections.abc import Iterator
 
 import keras
@@ -183,15 +185,15 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
 
         y = (x - mean) * rsqrt(variance + epsilon) * gamma + beta
 
-    For inference on CPU, the normalisation runs as a training-mode `FusedBatchNormV3` on a
-    `(1, rows, dim, 1)` NCHW view of the input, each row a "channel": TensorFlow's graph optimiser
-    rewrites that form, with the scale and offset, into one oneDNN `_MklLayerNorm` kernel, where
-    Keras' form runs about ten elementwise and reduction kernels (T2T-ViT-7 inference, batch 16,
-    2 CPU cores: 61 -> 72 images/s). In training, and wherever a GPU is present, it runs the
-    centred form above as plain operations (as inside `portable_graph()`, for other runtimes): the
-    rewrite does not apply to a graph that needs the gradient, XLA fuses the plain form well, and
-    XLA compiled the batch-norm form's gradient into a fusion that made a T2T-ViT-7 training step
-    almost three times slower on CPU. The form is
+    For inference on CPU with oneDNN (`tensorflow_uses_onednn`), the normalisation runs as a
+    training-mode `FusedBatchNormV3` on a `(1, rows, dim, 1)` NCHW view of the input, each row a
+    "channel": TensorFlow's graph optimiser rewrites that form, with the scale and offset, into one
+    oneDNN `_MklLayerNorm` kernel, where Keras' form runs about ten elementwise and reduction
+    kernels. Everywhere else it runs the centred form above as plain operations (as inside
+    `portable_graph()`, for other runtimes): in training, where the rewrite does not apply, XLA fuses
+    the plain form well, and XLA compiled the batch-norm form's gradient into a fusion that made a
+    T2T-ViT-7 training step almost three times slower on CPU; on GPUs; and on CPUs where TensorFlow
+    runs without oneDNN, whose own `FusedBatchNormV3` is slower than the plain form. The form is
     chosen when the layer is traced, so a SavedModel keeps the form of the machine that exported
     it. On the JAX and PyTorch backends it is the centred form in `keras.ops`. Same weights as
     `keras.layers.LayerNormalization` and, up to rounding, the same results.
@@ -215,7 +217,8 @@ class TokenLayerNormalization(keras.layers.LayerNormalization):
         else:
             # oneDNN's kernel computes the statistics in float32 for bfloat16 data too, so bfloat16
             # inputs go in as they are: no casts of the activations before and after.
-            x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, tf.float32)
+            keep_bfloat16 = inputs.dtype == tf.bfloat16 and tensorflow_uses_onednn("bfloat16")
+            x = inputs if keep_bfloat16 else tf.cast(inputs, tf.float32)
             normalized = _batch_norm_over_rows(x, self.epsilon)
         gamma, beta = ops.cast(self.gamma, x.dtype), ops.cast(self.beta, x.dtype)
         return ops.cast(normalized * gamma + beta, self.compute_dtype)
@@ -242,10 +245,11 @@ def in_portable_graph() -> bool:
     return _PORTABLE_GRAPH.get()
 
 
-def uses_cpu_inference_kernels(training: bool | None) -> bool:
+def uses_cpu_inference_kernels(training: bool | None, dtype: str = "float32") -> bool:
     """Whether a layer traced now takes the forms written for TensorFlow's oneDNN inference kernels
-    on CPU: on the TensorFlow backend, outside training and `portable_graph()`, with no GPU."""
-    return not training and _tensorflow_on_cpu()
+    on `dtype` data on CPU: on the TensorFlow backend with oneDNN on for that type
+    (`tensorflow_uses_onednn`), outside training and `portable_graph()`, with no GPU."""
+    return not training and _tensorflow_on_cpu() and tensorflow_uses_onednn(dtype)
 
 
 def uses_cpu_training_kernels(training: bool | None) -> bool:
@@ -253,6 +257,29 @@ def uses_cpu_training_kernels(training: bool | None) -> bool:
     on the TensorFlow backend, in training, outside `portable_graph()`, with no GPU (a GPU plugin
     such as Apple's Metal may not run XLA)."""
     return bool(training) and _tensorflow_on_cpu()
+
+
+@functools.cache
+def tensorflow_uses_onednn(dtype: str = "float32") -> bool:
+    """Whether TensorFlow runs its CPU kernels on `dtype` data through oneDNN in this process.
+
+    TensorFlow turns oneDNN on by default on x86 CPUs with AVX-512 VNNI, AVX512-BF16 or AMX (Intel
+    Cascade Lake and newer), and off elsewhere, AVX2-only AMD and Intel CPUs among them;
+    `TF_ENABLE_ONEDNN_OPTS=0` or `1` overrides that when the process starts. bfloat16 kernels also
+    need a CPU with AVX-512. Without oneDNN, the forms written for its fused kernels are slower
+    than the plain ones (TensorFlow's own `FusedBatchNormV3` is no fast layer norm), and its own
+    bfloat16 softmax computes in bfloat16.
+    """
+    try:
+        # TensorFlow reports its decision (the CPU checks and the variable together) only through
+        # these private modules; were they gone, the variable alone decides, unset counting as on.
+        from tensorflow.python.util import _pywrap_util_port, _pywrap_utils
+    except ImportError:
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").lower() not in ("0", "false")
+    data_type = tf.as_dtype(dtype).as_datatype_enum
+    return bool(
+        _pywrap_util_port.IsMklEnabled() and _pywrap_utils.IsDataTypeSupportedByOneDNNOnThisCPU(data_type)
+    )
 
 
 def _tensorflow_on_cpu() -> bool:

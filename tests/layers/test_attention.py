@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_t2t.layers import MultiHeadSelfAttention
+from keras_t2t.layers import MultiHeadSelfAttention, utils
+from tests.kernels import requires_onednn
 
 
 def _outputs_and_gradients(layer, x):
@@ -89,6 +90,7 @@ def _softmax_types(function, *args) -> list[str]:
 
 
 @pytest.mark.tensorflow_only
+@requires_onednn("bfloat16")
 def test_bfloat16_cpu_inference_runs_the_softmax_on_bfloat16_for_the_same_probabilities():
     """oneDNN's softmax takes bfloat16 logits in inference (no casts around it); training keeps the
     float32 softmax for its gradient. Both give the float32 probabilities rounded to bfloat16."""
@@ -103,3 +105,13 @@ def test_bfloat16_cpu_inference_runs_the_softmax_on_bfloat16_for_the_same_probab
     # bfloat16 keeps 8 significant bits: both roundings agree within one step of 2**-8 relative.
     np.testing.assert_allclose(inference_scores, training_scores, rtol=2**-8, atol=1e-6)
     np.testing.assert_allclose(inference_scores.sum(-1), 1.0, atol=2e-2)
+
+
+@pytest.mark.tensorflow_only
+def test_without_onednn_the_bfloat16_softmax_computes_in_float32(monkeypatch):
+    """TensorFlow's own softmax computes bfloat16 in bfloat16: without oneDNN the casts stay."""
+    monkeypatch.setattr(utils, "tensorflow_uses_onednn", lambda dtype="float32": False)
+    x = tf.constant(np.random.default_rng(2).normal(0, 3, size=(2, 30, 16)).astype("float32"))
+    layer = MultiHeadSelfAttention(num_heads=2, dtype="mixed_bfloat16")
+    inference = tf.function(lambda x: layer(x, return_attention_scores=True)[1])
+    assert _softmax_types(inference, x) == ["float32"]

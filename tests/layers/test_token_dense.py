@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_t2t.layers import TokenDense
 from tests import numpy_reference as ref
-from tests.kernels import executed_op_types
+from tests.kernels import executed_op_types, requires_onednn
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (2, 5, 7), (2, 3, 4, 7)])
@@ -31,6 +31,7 @@ def test_unknown_batch_and_token_counts_in_a_graph():
 
 
 @pytest.mark.tensorflow_only
+@requires_onednn()
 def test_matmul_bias_and_gelu_run_as_one_fused_kernel(tmp_path):
     """Why the layer exists: on 3-D tokens, TensorFlow fuses its matmul, bias and GELU on CPU."""
     layer = TokenDense(16, activation="gelu")

@@ -1,11 +1,15 @@
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_t2t.layers import TokenLayerNormalization
+from keras_t2t.layers import TokenLayerNormalization, utils
 from tests import numpy_reference as ref
-from tests.kernels import executed_op_types
+from tests.kernels import executed_op_types, requires_onednn
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -58,6 +62,7 @@ def _graph_op_types(layer, x, **kwargs) -> set[str]:
 def test_training_and_gpus_get_the_plain_form(monkeypatch):
     """The batch-norm form is for CPU inference: XLA compiles its gradient badly, and its fused
     kernel exists on CPU only."""
+    monkeypatch.setattr(utils, "tensorflow_uses_onednn", lambda dtype="float32": True)
     layer = TokenLayerNormalization(epsilon=1e-5)
     x = tf.random.normal((2, 3, 8))
     layer.build(x.shape)
@@ -70,11 +75,21 @@ def test_training_and_gpus_get_the_plain_form(monkeypatch):
     assert "FusedBatchNormV3" not in _graph_op_types(layer, x)
 
 
+def test_cpus_without_onednn_get_the_plain_form(monkeypatch):
+    """Without oneDNN, TensorFlow's own FusedBatchNormV3 is slower than the plain form."""
+    monkeypatch.setattr(utils, "tensorflow_uses_onednn", lambda dtype="float32": False)
+    layer = TokenLayerNormalization(epsilon=1e-5)
+    x = tf.random.normal((2, 3, 8))
+    layer.build(x.shape)
+    assert "FusedBatchNormV3" not in _graph_op_types(layer, x, training=False)
+
+
 def test_fit_uses_the_plain_form_and_predict_the_fused_one_inside_other_layers(monkeypatch):
     """Keras passes `training` from `fit` and `predict` down to the layer norms that a block calls
     without it."""
     from keras_t2t.layers import TransformerBlock
 
+    monkeypatch.setattr(utils, "tensorflow_uses_onednn", lambda dtype="float32": True)
     model = keras.Sequential([keras.Input((4, 8)), TransformerBlock(num_heads=2)])
     model.compile(optimizer="sgd", loss="mse")
     calls = []
@@ -87,6 +102,7 @@ def test_fit_uses_the_plain_form_and_predict_the_fused_one_inside_other_layers(m
     assert len(calls) == 2  # the block's norm1 and norm2
 
 
+@requires_onednn()
 @pytest.mark.parametrize("after_a_reshape", [False, True])
 def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path, after_a_reshape):
     """Why the layer has its form: on CPU, TensorFlow rewrites it into oneDNN's layer norm kernel,
@@ -103,6 +119,7 @@ def test_runs_as_one_fused_kernel_in_an_inference_graph(tmp_path, after_a_reshap
     assert not {"Mean", "Rsqrt", "FusedBatchNormV3", "_MklNativeFusedBatchNormV3"} & op_types
 
 
+@requires_onednn("bfloat16")
 @pytest.mark.parametrize("policy", ["bfloat16", "mixed_bfloat16"])
 def test_bfloat16_inference_runs_the_fused_kernel_on_the_bfloat16_tokens(tmp_path, policy):
     """oneDNN normalises bfloat16 with float32 statistics itself: no casts of the tokens around it
@@ -150,3 +167,14 @@ def test_config_round_trip():
     layer = TokenLayerNormalization(epsilon=1e-5, name="norm1")
     clone = TokenLayerNormalization.from_config(layer.get_config())
     assert (clone.epsilon, clone.name) == (1e-5, "norm1")
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_onednn_follows_tensorflows_setting(setting):
+    """TF_ENABLE_ONEDNN_OPTS turns oneDNN off or on whatever the CPU, and the layers read it."""
+    script = "from keras_t2t.layers.utils import tensorflow_uses_onednn; print(tensorflow_uses_onednn())"
+    environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split()[-1] == str(setting == "1")
