@@ -8,15 +8,18 @@ TensorFlow's native logging writes notices to stderr while it is imported (oneDN
 failed CUDA probe on machines without a GPU) that read like failures to a new user.
 `TF_CPP_MIN_LOG_LEVEL` does not reach the messages logged before absl's logging is set up, so the
 import runs with stderr captured; if the import fails, what was captured is printed. `--verbose`,
-or a `TF_CPP_MIN_LOG_LEVEL` of the user's own, leaves all of it alone.
+or a `TF_CPP_MIN_LOG_LEVEL` of the user's own, leaves all of it alone. Before the import, the
+command also turns TensorFlow's oneDNN kernels on where TensorFlow would leave them off
+(`use_onednn_on_every_x86_cpu`).
 """
 
 import argparse
 import contextlib
 import os
+import platform
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 
 # The commands of keras_t2t.cli, in the order `keras-t2t --help` lists them.
 COMMANDS = {
@@ -37,12 +40,25 @@ def main(argv: list[str] | None = None) -> int:
     if not set(argv) & set(COMMANDS):
         # No command given: the overview, or argparse's usage error, needs no TensorFlow.
         overview_parser().parse_args(argv)
+    use_onednn_on_every_x86_cpu()
     quiet = "--verbose" not in argv and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     if quiet:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with _stderr_shown_only_on_failure() if quiet else contextlib.nullcontext():
         from keras_t2t import cli
     return cli.main(argv)
+
+
+def use_onednn_on_every_x86_cpu(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Turns TensorFlow's oneDNN kernels on for this process on x86 CPUs, unless the user chose.
+
+    TensorFlow enables them by default only on CPUs with AVX-512 VNNI or newer; on the others (AVX2
+    AMD EPYCs and older Intel Xeons) its Eigen kernels ran T2T-ViT slower in every measurement (see
+    the README's performance section). `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's. It must be set
+    before TensorFlow starts, so only the command does it: `import keras_t2t` changes no setting.
+    """
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def overview_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ from keras_t2t.benchmark import in_fresh_process, measure, median_step_seconds  
 KERAS_ROWS = {"float32": "float32", "mixed_bfloat16": "bfloat16", "bfloat16": "bfloat16"}
 TORCH_ROWS = {"float32": "float32", "autocast_bfloat16": "bfloat16"}
 OPENVINO_ROWS = {"f32": "float32", "bf16": "bfloat16"}
+PRECISIONS = ("float32", "bfloat16")
 
 
 def torch_model(model_name: str, image_size: int):
@@ -119,6 +120,13 @@ def main() -> None:
         help="timed steps (default: 64 / batch, at least 10, so that a row runs for long enough)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="passes over every row (default 2)")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=list(PRECISIONS),
+        help="which rows to run (default both; bfloat16 measures a slow fallback on CPUs without AVX-512)",
+    )
     parser.add_argument("--openvino-row", help=argparse.SUPPRESS)  # one OpenVINO row, in this process
     args = parser.parse_args()
     if args.openvino_row:
@@ -127,13 +135,18 @@ def main() -> None:
         print(rate.get())
         return
 
-    rows = [("keras_t2t", precision) for precision in KERAS_ROWS]
-    rows += [("PyTorch", precision) for precision in TORCH_ROWS]
+    kinds = {"keras_t2t": KERAS_ROWS, "PyTorch": TORCH_ROWS}
     if importlib.util.find_spec("openvino") is not None:
-        rows += [("OpenVINO", precision) for precision in OPENVINO_ROWS]
+        kinds["OpenVINO"] = OPENVINO_ROWS
     else:
         print('OpenVINO not installed (pip install "keras_t2t[bench]"): no OpenVINO rows')
-    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; {bfloat16_instructions()}")
+    rows = [
+        (runtime, precision)
+        for runtime, precisions in kinds.items()
+        for precision, kind in precisions.items()
+        if kind in args.precisions
+    ]
+    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; {bfloat16_instructions()}; {onednn_report()}")
 
     rates: dict[tuple, list[float]] = {}
     for _ in range(args.rounds):
@@ -159,10 +172,9 @@ def main() -> None:
     print()
     print("| model | batch | precision | keras_t2t best | best peer | ours / best peer |")
     print("|---|---|---|---|---|---|")
-    kinds = {"keras_t2t": KERAS_ROWS, "PyTorch": TORCH_ROWS, "OpenVINO": OPENVINO_ROWS}
     for model in args.models:
         for batch_size in args.batch_sizes:
-            for kind in ("float32", "bfloat16"):
+            for kind in args.precisions:
                 best = {}
                 for (m, b, runtime, precision), values in rates.items():
                     if (m, b) == (model, batch_size) and kinds[runtime][precision] == kind:
@@ -184,6 +196,14 @@ def cpu_name() -> str:
         return names[0] if names else platform.processor()
     except OSError:
         return platform.processor() or "unknown"
+
+
+def onednn_report() -> str:
+    """Which precisions TensorFlow runs through oneDNN here (it runs Eigen's kernels otherwise)."""
+    from keras_t2t.layers.utils import tensorflow_uses_onednn
+
+    on = [dtype for dtype in PRECISIONS if tensorflow_uses_onednn(dtype)]
+    return f"TensorFlow with oneDNN for {' and '.join(on)}" if on else "TensorFlow without oneDNN"
 
 
 def bfloat16_instructions() -> str:

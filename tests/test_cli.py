@@ -88,3 +88,41 @@ def test_what_the_quiet_import_held_back_is_shown_when_it_fails(capfd):
     with keras_t2t_cli._stderr_shown_only_on_failure():
         os.write(2, b"native: a notice\n")
     assert capfd.readouterr().err == ""
+
+
+def test_the_command_turns_onednn_on_for_x86_cpus_unless_the_user_chose(monkeypatch):
+    monkeypatch.setattr(keras_t2t_cli.platform, "machine", lambda: "x86_64")
+    environment = {}
+    keras_t2t_cli.use_onednn_on_every_x86_cpu(environment)
+    assert environment == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    chosen = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    keras_t2t_cli.use_onednn_on_every_x86_cpu(chosen)
+    assert chosen == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    monkeypatch.setattr(keras_t2t_cli.platform, "machine", lambda: "aarch64")
+    arm = {}
+    keras_t2t_cli.use_onednn_on_every_x86_cpu(arm)
+    assert arm == {}
+
+
+_ONEDNN_AFTER_THE_COMMANDS_SETUP = """
+import keras_t2t_cli
+keras_t2t_cli.use_onednn_on_every_x86_cpu()
+from keras_t2t.layers.utils import tensorflow_uses_onednn
+print(tensorflow_uses_onednn())
+"""
+
+
+@pytest.mark.skipif(
+    keras_t2t_cli.platform.machine().lower() not in ("x86_64", "amd64"), reason="an x86 CPU's setting"
+)
+def test_tensorflow_runs_onednn_after_the_commands_setup():
+    environment = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run(
+        [sys.executable, "-c", _ONEDNN_AFTER_THE_COMMANDS_SETUP],
+        capture_output=True,
+        text=True,
+        env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.split()[-1] == "True"
