@@ -57,8 +57,13 @@ def use_onednn_on_every_x86_cpu(environ: MutableMapping[str, str] = os.environ) 
     the README's performance section). `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's. It must be set
     before TensorFlow starts, so only the command does it: `import keras_t2t` changes no setting.
     """
-    if platform.machine().lower() in ("x86_64", "amd64"):
+    if is_x86():
         environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def is_x86() -> bool:
+    """Whether this machine's CPU is x86-64, the only kind whose oneDNN setting the command changes."""
+    return platform.machine().lower() in ("x86_64", "amd64")
 
 
 def overview_parser() -> argparse.ArgumentParser:

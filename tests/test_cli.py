@@ -112,9 +112,7 @@ print(tensorflow_uses_onednn())
 """
 
 
-@pytest.mark.skipif(
-    keras_t2t_cli.platform.machine().lower() not in ("x86_64", "amd64"), reason="an x86 CPU's setting"
-)
+@pytest.mark.skipif(not keras_t2t_cli.is_x86(), reason="an x86 CPU's setting")
 def test_tensorflow_runs_onednn_after_the_commands_setup():
     environment = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run(
