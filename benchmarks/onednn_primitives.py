@@ -5,9 +5,12 @@
 One step, after warm-up, as `keras-t2t benchmark` builds it, under `ONEDNN_VERBOSE=1` in a child
 process; the executed primitives summed by kind, implementation and source data type, then the
 slowest calls with their shapes. The implementation says what the CPU's units do: on an AMX Xeon a
-bfloat16 matmul on `brg_matmul:avx512_core_amx` uses AMX, one on `x64:gemm:jit` or
-`brg_matmul:avx512_core_bf16` does not. Times are oneDNN's own and add up to less than the step:
-TensorFlow's other kernels are not oneDNN primitives, and two primitives may run at once.
+bfloat16 matmul on `brg_matmul:avx512_core_amx` (`avx10_1_512_amx` on newer Xeons) uses AMX's
+tiles, one on `brg_matmul:avx512_core_bf16` does not. A Dense layer's fused matmul runs as an inner
+product on oneDNN's gemm-based `x64:gemm:jit` while its weights are variables, and on the brgemm
+kernels with pre-packed weights under `--frozen-weights` (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`).
+Times are oneDNN's own and add up to less than the step: TensorFlow's other kernels are not oneDNN
+primitives, and two primitives may run at once.
 """
 
 import argparse
@@ -25,7 +28,16 @@ def _child(args: argparse.Namespace) -> None:
     from keras_t2t.benchmark import _model_step, _step_config
 
     config = _step_config(
-        args.model, args.mode, args.precision, False, args.batch_size, args.image_size, 3, 1, None
+        args.model,
+        args.mode,
+        args.precision,
+        False,
+        args.batch_size,
+        args.image_size,
+        3,
+        1,
+        None,
+        args.frozen_weights,
     )
     step, _ = _model_step(config)
     for _ in range(3):
@@ -53,6 +65,11 @@ def main() -> None:
     parser.add_argument("--precision", default="mixed_bfloat16")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument(
+        "--frozen-weights",
+        action="store_true",
+        help="inference with TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 (weights pre-packed once)",
+    )
     parser.add_argument("--slowest", type=int, default=10, help="how many of the slowest calls to list")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

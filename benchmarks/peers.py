@@ -4,7 +4,8 @@
 
 Rows, each measured in a fresh process (median step time after warm-up, images/s):
 - keras_t2t `predict_on_batch`: float32, `mixed_bfloat16`, and weights stored in bfloat16
-  (`keras_t2t.with_dtype(model, "bfloat16")`);
+  (`keras_t2t.with_dtype(model, "bfloat16")`), the last also in a process with
+  `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1` (weights pre-packed once, for inference-only processes);
 - the PyTorch rendering of the official model that the parity tests use
   (tests/convert/torch_reference.py) under `torch.inference_mode`, float32 and
   `torch.autocast("cpu", torch.bfloat16)`;
@@ -34,7 +35,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from keras_t2t.benchmark import in_fresh_process, measure, median_step_seconds  # noqa: E402
 
-KERAS_ROWS = {"float32": "float32", "mixed_bfloat16": "bfloat16", "bfloat16": "bfloat16"}
+KERAS_ROWS = {
+    "float32": "float32",
+    "mixed_bfloat16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "bfloat16_frozen_weights": "bfloat16",
+}
 TORCH_ROWS = {"float32": "float32", "autocast_bfloat16": "bfloat16"}
 OPENVINO_ROWS = {"f32": "float32", "bf16": "bfloat16"}
 PRECISIONS = ("float32", "bfloat16")
@@ -90,12 +96,13 @@ def _measure(runtime: str, precision: str, config: dict) -> float:
         return measure(
             config["model"],
             "inference",
-            precision,
+            precision.removesuffix("_frozen_weights"),
             False,
             config["batch_size"],
             config["image_size"],
             config["warmup"],
             config["steps"],
+            frozen_weights=precision.endswith("_frozen_weights"),
         ).images_per_second
     if runtime == "PyTorch":
         return in_fresh_process(_torch_worker, config)

@@ -11,9 +11,14 @@ first real request. Each precision runs in a fresh process:
 - serving_mixed_precision: the float32 export run as `tensorflow_model_server
   --mixed_precision=bfloat16` runs it, with grappler's `auto_mixed_precision_onednn_bfloat16`
   rewrite (a process-wide setting, made before the SavedModel is loaded).
+
+`--frozen-weights` runs every precision again with `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`, as
+`docker run -e TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 tensorflow/serving` would: TensorFlow's oneDNN
+matmuls then pre-pack their weights once instead of at every call (a server never changes them).
 """
 
 import argparse
+import itertools
 import os
 import statistics
 import tempfile
@@ -22,7 +27,7 @@ import time
 import numpy as np
 
 import keras_t2t
-from keras_t2t.benchmark import in_fresh_process
+from keras_t2t.benchmark import FROZEN_WEIGHTS_VARIABLE, in_fresh_process
 
 PRECISIONS = ("float32", "bfloat16", "serving_mixed_precision")
 
@@ -41,6 +46,8 @@ def _time_calls(function, steps: int) -> tuple[float, float]:
 
 
 def _worker(config: dict, queue) -> None:
+    # Read once, when the process's first oneDNN matmul kernel is built: nothing has run yet here.
+    os.environ[FROZEN_WEIGHTS_VARIABLE] = "1" if config["frozen_weights"] else "0"
     import tensorflow as tf
 
     if config["precision"] == "serving_mixed_precision":
@@ -48,6 +55,7 @@ def _worker(config: dict, queue) -> None:
     size = config["image_size"]
     model = keras_t2t.create_model(config["model"], input_shape=(size, size, 3))
     lines = []
+    label = config["precision"] + (", frozen weights" if config["frozen_weights"] else "")
     with tempfile.TemporaryDirectory() as export_dir:
         start = time.perf_counter()
         precision = "bfloat16" if config["precision"] == "bfloat16" else "float32"
@@ -63,8 +71,7 @@ def _worker(config: dict, queue) -> None:
         )
         signatures = tf.saved_model.load(path).signatures
         lines.append(
-            f"{config['model']} {size}x{size}, {config['precision']}: export {export_seconds:.1f} s, "
-            f"{megabytes:.1f} MiB"
+            f"{config['model']} {size}x{size}, {label}: export {export_seconds:.1f} s, {megabytes:.1f} MiB"
         )
         rng = np.random.default_rng(0)
         for batch in config["batch_sizes"]:
@@ -89,7 +96,7 @@ def _worker(config: dict, queue) -> None:
             for name, function in runs:
                 first, median = _time_calls(function, config["steps"])
                 lines.append(
-                    f"| {config['precision']} | {name} | {batch} | {1e3 * first:.0f} | {1e3 * median:.0f} "
+                    f"| {label} | {name} | {batch} | {1e3 * first:.0f} | {1e3 * median:.0f} "
                     f"| {batch / median:.1f} |"
                 )
     queue.put(lines)
@@ -102,16 +109,22 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--precisions", nargs="+", default=["float32"], choices=PRECISIONS)
+    parser.add_argument(
+        "--frozen-weights",
+        action="store_true",
+        help=f"also run each precision with {FROZEN_WEIGHTS_VARIABLE}=1",
+    )
     args = parser.parse_args()
 
     rows = []
-    for precision in args.precisions:
+    for precision, frozen in itertools.product(args.precisions, [False, True][: 1 + args.frozen_weights]):
         config = dict(
             model=args.model,
             image_size=args.image_size,
             batch_sizes=args.batch_sizes,
             steps=args.steps,
             precision=precision,
+            frozen_weights=frozen,
         )
         header, *lines = in_fresh_process(_worker, config)
         print(header, flush=True)

@@ -9,6 +9,7 @@ same precision, measured in the same run.
 """
 
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import queue as queue_module
@@ -21,6 +22,11 @@ import time
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 INFERENCE_ONLY_PRECISIONS = ("bfloat16",)
 MODES = ("inference", "training")
+# TensorFlow's setting that lets its oneDNN matmul and convolution kernels treat every weight as a
+# constant: each kernel reorders its weights into oneDNN's blocked layout at its first call and keeps
+# that copy, which lets bfloat16 matmuls run on AMX's pre-packed path. A kernel never sees later
+# changes to the weights, so it is for inference-only processes; it is read once per process.
+FROZEN_WEIGHTS_VARIABLE = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 
 
 @dataclasses.dataclass
@@ -33,6 +39,7 @@ class Result:
     images_per_second: float
     gflops: float
     peak_memory_mib: float
+    frozen_weights: bool = False
 
 
 def median_step_seconds(step, warmup: int, steps: int) -> float:
@@ -96,7 +103,11 @@ def _matmul_peak_worker(precision: str, size: int, queue) -> None:
 
 
 def _model_step(config: dict):
-    """The model of a measurement `config` and its step as a user runs it, with its MACs."""
+    """The model of a measurement `config` and its step as a user runs it, with its MACs.
+
+    Runs in a fresh process, before any TensorFlow kernel: `FROZEN_WEIGHTS_VARIABLE` set here is
+    the one the process reads."""
+    os.environ[FROZEN_WEIGHTS_VARIABLE] = "1" if config["frozen_weights"] else "0"
     import keras
     import numpy as np
 
@@ -171,6 +182,7 @@ def _step_config(
     warmup: int,
     steps: int,
     model_kwargs: dict | None,
+    frozen_weights: bool = False,
 ) -> dict:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
@@ -180,6 +192,11 @@ def _step_config(
         raise ValueError(
             f"precision {precision!r} stores the weights in bfloat16, for inference only; train with "
             "mixed_bfloat16."
+        )
+    if mode == "training" and frozen_weights:
+        raise ValueError(
+            f"frozen weights ({FROZEN_WEIGHTS_VARIABLE}=1) are for inference only: the oneDNN "
+            "kernels would keep the first step's weights and ignore every update."
         )
     return dict(
         model=model,
@@ -191,6 +208,7 @@ def _step_config(
         warmup=warmup,
         steps=steps,
         model_kwargs=model_kwargs or {},
+        frozen_weights=frozen_weights,
     )
 
 
@@ -204,16 +222,29 @@ def measure(
     warmup: int = 3,
     steps: int = 10,
     model_kwargs: dict | None = None,
+    frozen_weights: bool = False,
 ) -> Result:
     """Images per second, GFLOP/s and peak memory of one model in one mode and precision.
 
-    `model_kwargs` go to `create_model`, e.g. `{"attention_chunk_size": 784}`.
+    `model_kwargs` go to `create_model`, e.g. `{"attention_chunk_size": 784}`. `frozen_weights`
+    runs an inference step with `FROZEN_WEIGHTS_VARIABLE=1` (it is 0 otherwise).
     """
     config = _step_config(
-        model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
+        model,
+        mode,
+        precision,
+        jit_compile,
+        batch_size,
+        image_size,
+        warmup,
+        steps,
+        model_kwargs,
+        frozen_weights,
     )
     images_per_second, gflops, peak = in_fresh_process(_model_worker, config)
-    return Result(model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak)
+    return Result(
+        model, mode, precision, jit_compile, batch_size, images_per_second, gflops, peak, frozen_weights
+    )
 
 
 def format_table(results: list[Result], peaks: dict[str, float]) -> str:
@@ -224,8 +255,9 @@ def format_table(results: list[Result], peaks: dict[str, float]) -> str:
     ]
     for r in results:
         share = 100 * r.gflops / peaks[r.precision]
+        precision = f"{r.precision}, frozen weights" if r.frozen_weights else r.precision
         lines.append(
-            f"| {r.model} | {r.mode} | {r.precision} | {'on' if r.jit_compile else 'off'} | "
+            f"| {r.model} | {r.mode} | {precision} | {'on' if r.jit_compile else 'off'} | "
             f"{r.batch_size} | {r.images_per_second:.1f} | {r.gflops:.0f} | {share:.0f}% | "
             f"{r.peak_memory_mib:.0f} |"
         )
@@ -243,11 +275,12 @@ def run(
     steps: int = 10,
     model_kwargs: dict | None = None,
     report=print,
+    frozen_weights: list[bool] = (False,),
 ) -> str:
     """Measures every combination, reporting the matmul peaks and each row as they come.
 
-    Training rows of the inference-only precisions ("bfloat16") are left out, with a line saying so.
-    Returns the Markdown table of all rows.
+    Training rows of the inference-only precisions ("bfloat16") and of frozen weights are left out,
+    with a line saying so. Returns the Markdown table of all rows.
     """
     peaks = {}
     for precision in precisions:
@@ -255,16 +288,29 @@ def run(
         report(f"matmul peak ({precision}): {peaks[precision]:.0f} GFLOP/s")
     if "training" in modes and set(precisions) & set(INFERENCE_ONLY_PRECISIONS):
         report(f"no training rows for {', '.join(INFERENCE_ONLY_PRECISIONS)}: weights stored for inference")
+    if "training" in modes and any(frozen_weights):
+        report("no training rows with frozen weights: a setting for inference only")
     results = []
     for model in models:
         for mode in modes:
             for precision in precisions:
                 if mode == "training" and precision in INFERENCE_ONLY_PRECISIONS:
                     continue
-                for jit in jit_compile:
+                for jit, frozen in itertools.product(jit_compile, frozen_weights):
+                    if mode == "training" and frozen:
+                        continue
                     results.append(
                         measure(
-                            model, mode, precision, jit, batch_size, image_size, warmup, steps, model_kwargs
+                            model,
+                            mode,
+                            precision,
+                            jit,
+                            batch_size,
+                            image_size,
+                            warmup,
+                            steps,
+                            model_kwargs,
+                            frozen,
                         )
                     )
                     report(format_table(results[-1:], peaks).splitlines()[-1])
@@ -309,6 +355,7 @@ class Profile:
     step_ms: float
     kernel_ms: dict[tuple[str, str], float]
     op_type_ms: dict[str, float]
+    frozen_weights: bool = False
 
 
 def _part(op_name: str) -> str:
@@ -388,20 +435,34 @@ def profile(
     warmup: int = 3,
     steps: int = 3,
     model_kwargs: dict | None = None,
+    frozen_weights: bool = False,
 ) -> Profile:
     """Profiles `steps` steps of a model as `measure` runs them, in a fresh process."""
     config = _step_config(
-        model, mode, precision, jit_compile, batch_size, image_size, warmup, steps, model_kwargs
+        model,
+        mode,
+        precision,
+        jit_compile,
+        batch_size,
+        image_size,
+        warmup,
+        steps,
+        model_kwargs,
+        frozen_weights,
     )
     step_ms, kernel_ms, op_type_ms = in_fresh_process(_profile_worker, config)
-    return Profile(model, mode, precision, jit_compile, batch_size, step_ms, kernel_ms, op_type_ms)
+    return Profile(
+        model, mode, precision, jit_compile, batch_size, step_ms, kernel_ms, op_type_ms, frozen_weights
+    )
 
 
 def format_profile(result: Profile, top_op_types: int = 12) -> str:
     """A Markdown table of milliseconds a step by part and kind, then the costliest kernel types."""
     total = sum(result.kernel_ms.values())
+    frozen = ", frozen weights" if result.frozen_weights else ""
+    jit = "on" if result.jit_compile else "off"
     lines = [
-        f"{result.model} {result.mode}, {result.precision}, XLA {'on' if result.jit_compile else 'off'}, "
+        f"{result.model} {result.mode}, {result.precision}{frozen}, XLA {jit}, "
         f"batch {result.batch_size}: {result.step_ms:.0f} ms a step; kernels ran {total:.0f} ms "
         "(ms a step; two kernels may run at once)",
         "",

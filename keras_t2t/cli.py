@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from keras_t2t import data, export
 from keras_t2t.benchmark import (
+    FROZEN_WEIGHTS_VARIABLE,
     MODES,
     PRECISIONS,
     default_precisions,
@@ -570,6 +571,14 @@ def _add_benchmark_parser(subparsers) -> None:
         choices=["off", "on"],
         help="XLA compilation settings to measure (default: both)",
     )
+    parser.add_argument(
+        "--frozen-weights",
+        nargs="+",
+        default=["off"],
+        choices=["off", "on"],
+        help=f"inference rows with {FROZEN_WEIGHTS_VARIABLE}=1 (on) or 0 (off): TensorFlow's oneDNN "
+        "matmuls pre-pack their weights once, for inference-only processes (default: off)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
@@ -601,6 +610,7 @@ def _add_benchmark_parser(subparsers) -> None:
 def _run_benchmark(args) -> int:
     tables = []
     jit_settings = [setting == "on" for setting in args.jit]
+    frozen_settings = [setting == "on" for setting in args.frozen_weights]
     precisions = args.precisions or default_precisions()
     model_kwargs = {}
     if args.attention_chunk_size is not None:
@@ -617,12 +627,15 @@ def _run_benchmark(args) -> int:
                 warmup=args.warmup,
                 steps=args.steps,
                 model_kwargs=model_kwargs,
+                frozen_weights=frozen_settings,
             )
         )
     if "profile" in args.tables:
-        for model, mode, precision, jit in itertools.product(
-            args.models, args.modes, precisions, jit_settings
+        for model, mode, precision, jit, frozen in itertools.product(
+            args.models, args.modes, precisions, jit_settings, frozen_settings
         ):
+            if mode == "training" and frozen:
+                continue
             result = profile(
                 model,
                 mode,
@@ -633,6 +646,7 @@ def _run_benchmark(args) -> int:
                 args.warmup,
                 args.profile_steps,
                 model_kwargs,
+                frozen,
             )
             tables.append(format_profile(result))
     if "pipeline" in args.tables:

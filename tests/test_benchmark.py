@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -6,10 +7,13 @@ import pytest
 
 from keras_t2t import cli
 from keras_t2t.benchmark import (
+    FROZEN_WEIGHTS_VARIABLE,
     Profile,
     Result,
     _kind,
+    _model_step,
     _part,
+    _step_config,
     default_precisions,
     format_pipeline_table,
     format_profile,
@@ -40,6 +44,34 @@ def test_table_gives_each_row_its_share_of_the_matmul_peak():
     rows = [Result("t2t_vit_7", "inference", "float32", True, 16, 100.0, 200.0, 1024.0)]
     table = format_table(rows, {"float32": 400.0})
     assert "| t2t_vit_7 | inference | float32 | on | 16 | 100.0 | 200 | 50% | 1024 |" in table
+
+
+def test_frozen_weights_are_named_in_the_table_and_refused_for_training():
+    rows = [Result("t2t_vit_7", "inference", "bfloat16", False, 1, 20.0, 200.0, 900.0, True)]
+    table = format_table(rows, {"bfloat16": 1000.0})
+    assert "| t2t_vit_7 | inference | bfloat16, frozen weights | off | 1 | 20.0 | 200 | 20% | 900 |" in table
+    with pytest.raises(ValueError, match="for inference only"):
+        measure("t2t_vit_7", "training", "float32", batch_size=2, image_size=32, frozen_weights=True)
+
+
+def _frozen_weights_setting_of_a_step(config, queue):
+    _model_step(config)
+    queue.put(os.environ[FROZEN_WEIGHTS_VARIABLE])
+
+
+@pytest.mark.parametrize("frozen, setting", [(False, "0"), (True, "1")])
+def test_a_step_runs_under_the_frozen_weights_setting_it_was_given(frozen, setting):
+    config = _step_config("t2t_vit_7", "inference", "float32", False, 1, 32, 1, 1, None, frozen)
+    assert in_fresh_process(_frozen_weights_setting_of_a_step, config) == setting
+
+
+def test_cli_profiles_frozen_weights_for_inference_rows_only(monkeypatch, capsys):
+    profiled = []
+    monkeypatch.setattr(cli, "profile", lambda *args: profiled.append((args[1], args[-1])))
+    monkeypatch.setattr(cli, "format_profile", lambda result: "")
+    args = ["benchmark", "--tables", "profile", "--models", "t2t_vit_7", "--modes", "inference", "training"]
+    assert cli.main([*args, "--precisions", "float32", "--jit", "off", "--frozen-weights", "off", "on"]) == 0
+    assert profiled == [("inference", False), ("inference", True), ("training", False)]
 
 
 def test_pipeline_measurement_reads_real_jpegs_and_reports_per_core():
