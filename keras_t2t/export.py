@@ -212,7 +212,9 @@ def saved_model(
         warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
         precision: "float32" (the default); "bfloat16": the SavedModel stores the weights in
             bfloat16 and computes as `mixed_bfloat16` does (see `keras_t2t.models.with_dtype`),
-            for CPUs with fast bfloat16 matmuls (AMX, AVX512-BF16); or "dynamic_int8": Keras'
+            for CPUs with fast bfloat16 matmuls (AMX, AVX512-BF16; on AMX, serve it with
+            `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1` in the server's environment, so that oneDNN
+            pre-packs the weights once); or "dynamic_int8": Keras'
             `quantize("int8")` (int8 weights per output channel, each token's activations
             quantized to int8 on the fly). Inputs and outputs stay float32, and the model passed
             in is not changed.

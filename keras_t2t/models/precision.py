@@ -17,6 +17,12 @@ def with_dtype(model: keras.Model, dtype: str | keras.DTypePolicy = "bfloat16") 
     policy, so the input normalisation stays float32 and the classifier still returns float32.
     Fixed float32 tables (the position embedding, the performers' random matrices) stay float32.
 
+    On TensorFlow with oneDNN, a process that only runs inference can also set TensorFlow's
+    `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1` before its first prediction: the matmul kernels then
+    reorder each weight once into the layout AMX's bfloat16 kernels read and keep it. They never
+    see later changes to the weights, so the setting is wrong in a process that trains or loads
+    new weights into a model it has already run.
+
     Args:
         model: a `T2TViTImageClassifier`, a `T2TViTBackbone`, or a functional model of serializable
             layers (the builders' feature extractors).
