@@ -17,6 +17,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 
 # "bfloat16": inference with the weights stored in bfloat16 (`keras_t2t.models.with_dtype`).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
@@ -275,7 +276,7 @@ def run(
     steps: int = 10,
     model_kwargs: dict | None = None,
     report=print,
-    frozen_weights: list[bool] = (False,),
+    frozen_weights: Sequence[bool] = (False,),
 ) -> str:
     """Measures every combination, reporting the matmul peaks and each row as they come.
 
