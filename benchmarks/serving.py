@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 import keras_t2t
-from keras_t2t.benchmark import FROZEN_WEIGHTS_VARIABLE, in_fresh_process
+from keras_t2t.benchmark import FROZEN_WEIGHTS_VARIABLE, in_fresh_process, set_frozen_weights
 
 PRECISIONS = ("float32", "bfloat16", "serving_mixed_precision")
 
@@ -47,7 +47,7 @@ def _time_calls(function, steps: int) -> tuple[float, float]:
 
 def _worker(config: dict, queue) -> None:
     # Read once, when the process's first oneDNN matmul kernel is built: nothing has run yet here.
-    os.environ[FROZEN_WEIGHTS_VARIABLE] = "1" if config["frozen_weights"] else "0"
+    set_frozen_weights(config["frozen_weights"])
     import tensorflow as tf
 
     if config["precision"] == "serving_mixed_precision":
@@ -117,7 +117,9 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
-    for precision, frozen in itertools.product(args.precisions, [False, True][: 1 + args.frozen_weights]):
+    for precision, frozen in itertools.product(
+        args.precisions, [False, True] if args.frozen_weights else [False]
+    ):
         config = dict(
             model=args.model,
             image_size=args.image_size,

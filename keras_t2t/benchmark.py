@@ -30,6 +30,11 @@ MODES = ("inference", "training")
 FROZEN_WEIGHTS_VARIABLE = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 
 
+def set_frozen_weights(frozen: bool) -> None:
+    """Sets `FROZEN_WEIGHTS_VARIABLE` for this process; only before its first TensorFlow kernel."""
+    os.environ[FROZEN_WEIGHTS_VARIABLE] = "1" if frozen else "0"
+
+
 @dataclasses.dataclass
 class Result:
     model: str
@@ -108,7 +113,7 @@ def _model_step(config: dict):
 
     Runs in a fresh process, before any TensorFlow kernel: `FROZEN_WEIGHTS_VARIABLE` set here is
     the one the process reads."""
-    os.environ[FROZEN_WEIGHTS_VARIABLE] = "1" if config["frozen_weights"] else "0"
+    set_frozen_weights(config["frozen_weights"])
     import keras
     import numpy as np
 
