@@ -145,7 +145,8 @@ def evaluate(model: keras.Model, dataset: tf.data.Dataset, steps: int | None = N
         `{"loss": ..., "top1": ..., "top5": ...}`, accuracies as fractions.
     """
     classes = model.output_shape[-1]
-    compile_classifier(model, model.optimizer or "adamw")
+    # A model that was never compiled (built from weights, or a `with_dtype` copy) has no optimizer.
+    compile_classifier(model, getattr(model, "optimizer", None) or "adamw")
     return evaluate_ema(
         model, dataset.map(lambda images, labels: (images, tf.one_hot(labels, classes))), steps
     )
