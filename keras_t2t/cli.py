@@ -1,6 +1,7 @@
 """The `keras-t2t` command line: a thin argparse layer over the library."""
 
 import argparse
+import contextlib
 import itertools
 import os
 import sys
@@ -22,8 +23,15 @@ from keras_t2t.benchmark import (
 )
 from keras_t2t.complexity import count_macs, count_params
 from keras_t2t.convert import convert_checkpoint
-from keras_t2t.ema import ema_optimizer
-from keras_t2t.models import PRESETS, VARIANTS, T2TViTImageClassifier, create_model, list_models, load_model
+from keras_t2t.ema import ema_optimizer, ema_weights
+from keras_t2t.models import (
+    PRESETS,
+    VARIANTS,
+    T2TViTImageClassifier,
+    create_model,
+    list_models,
+    load_model,
+)
 from keras_t2t.runtimes import ARTIFACT_FORMATS, Artifact, is_artifact, load_artifact
 from keras_t2t.training import (
     add_recipe_arguments,
@@ -452,6 +460,7 @@ def _add_predict_parser(subparsers) -> None:
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, GIF, BMP or WebP files")
     _add_classifier_arguments(parser, artifacts=True)
+    _add_inference_arguments(parser)
     parser.add_argument(
         "--top",
         type=int,
@@ -462,8 +471,13 @@ def _add_predict_parser(subparsers) -> None:
 
 
 def _run_predict(args) -> int:
+    predictor = _load_predictor(args)
+    if isinstance(predictor, Artifact):
+        _refuse_inference_flags(args, "an exported file, which brings its own weights and precision")
+    else:
+        predictor = _inference_model(predictor, args)
     predictions = export.predict_files(
-        _load_predictor(args),
+        predictor,
         args.images,
         top_k=args.top,
         class_names=_read_class_names(args.class_names),
@@ -487,6 +501,49 @@ def _run_predict(args) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `predict` and `evaluate` that choose the weights and precision a model runs in."""
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=export.EXPORT_PRECISIONS["saved_model"],
+        help="float32 (default: the model's own dtype policy); bfloat16: weights stored and matmuls "
+        f"run in bfloat16, for CPUs with AMX or AVX512-BF16 (with {FROZEN_WEIGHTS_VARIABLE}=1 "
+        "unless set); dynamic_int8: Keras' quantize('int8'). The model keras-t2t export "
+        "--precision writes",
+    )
+    parser.add_argument(
+        "--ema",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="use the optimizer's EMA weights when a .keras model has them (default), as export "
+        "does; --no-ema uses the model's own",
+    )
+
+
+def _inference_model(model: keras.Model, args) -> keras.Model:
+    """`model` on the weights `--ema` chooses, in `--precision`: a copy unless it is `model` itself.
+
+    In bfloat16 it also sets `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1` unless the user set it: this
+    process runs inference only, and oneDNN then packs each weight once for AMX's kernels.
+    """
+    if args.precision == "bfloat16":
+        os.environ.setdefault(FROZEN_WEIGHTS_VARIABLE, "1")
+    has_ema = ema_optimizer(model) is not None
+    if args.precision == "float32" and not has_ema:
+        return model
+    with ema_weights(model) if args.ema and has_ema else contextlib.nullcontext():
+        return export.in_precision(model, args.precision)
+
+
+def _refuse_inference_flags(args, what: str) -> None:
+    if args.precision != "float32" or not args.ema:
+        raise ValueError(
+            f"{args.weights} is {what}: leave out --precision and --no-ema (export the Keras model "
+            "with keras-t2t export --precision to change them)."
+        )
 
 
 def _add_visualize_parser(subparsers) -> None:
@@ -710,6 +767,7 @@ def _add_evaluate_parser(subparsers) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=None, help="batches to evaluate (default: all)")
+    _add_inference_arguments(parser)
     parser.set_defaults(handler=_run_evaluate)
 
 
@@ -718,7 +776,7 @@ def _run_evaluate(args) -> int:
         args.classes = data.dataset_info(
             args.data, data_dir=args.data_dir, manual_dir=args.manual_dir
         ).num_classes
-    model = _load_classifier(args)
+    model = _inference_model(_load_classifier(args), args)
     dataset = data.eval_dataset(
         args.data,
         image_size=model.input_shape[1:3],

@@ -382,12 +382,13 @@ def artifact(
 
 
 def in_precision(model: keras.Model, precision: str) -> keras.Model:
-    """A copy of `model` for a SavedModel `precision` (see `saved_model`); `model` is unchanged."""
+    """A copy of `model` in a SavedModel `precision` (see `saved_model`), without its optimizer;
+    "float32" keeps the model's own dtype policy, as the float32 export does. `model` is unchanged."""
+    _check_precision("saved_model", precision)
+    copy = with_dtype(model, "bfloat16" if precision == "bfloat16" else model.dtype_policy)
     if precision == "dynamic_int8":
-        copy = with_dtype(model, model.dtype_policy)
         copy.quantize("int8")
-        return copy
-    return with_dtype(model, precision)
+    return copy
 
 
 def calibration_samples(

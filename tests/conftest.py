@@ -1,5 +1,12 @@
+import os
+
 import keras
 import pytest
+
+# TensorFlow reads this once, at the first oneDNN matmul that asks, and it must stay off in a
+# process that trains: `keras-t2t predict --precision bfloat16` sets it where it is unset, and the
+# tests run such commands in this process. Tests of the setting run their own processes.
+os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "0")
 
 from tests.data.tiny_imagenet import TinyImageNet, prepare_tiny_imagenet
 

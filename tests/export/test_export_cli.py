@@ -1,6 +1,8 @@
 import io
 import os
 import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -69,30 +71,96 @@ def test_export_flags_reach_the_export(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
-def test_export_takes_the_ema_weights_of_a_model_trained_with_ema(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def trained_with_ema(tmp_path_factory):
+    """A small classifier trained with EMA and saved as a checkpoint saved mid-training holds it:
+    raw weights, the averages in the optimizer. Returns the file, test images (RGB 0..255) and
+    the outputs of the averages in float32 and in bfloat16 and of the raw weights in float32."""
     model = small_classifier()
     model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "categorical_crossentropy")
     rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (8, 16, 16, 3)).astype(np.float32)
+    # Whole numbers, so that PNG files hold them exactly.
+    images = rng.integers(0, 256, (8, 16, 16, 3)).astype(np.float32)
     # The small model has no normalisation layer, so the export puts ImageNet's in front of it.
     x = np.asarray(keras_t2t.preprocess_input(images))
     model.fit(x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)], batch_size=4, epochs=2, verbose=0)
     ema_outputs = np.asarray(model(x))
-    # As a checkpoint saved mid-training holds them: raw weights, the averages in the optimizer.
+    ema_bfloat16_outputs = keras_t2t.with_dtype(model, "bfloat16").predict_on_batch(x)
     for variable in model.trainable_variables:
         variable.assign(variable * 1.5 + 0.1)
     own_outputs = np.asarray(model(x))
-    model.save(tmp_path / "trained.keras")
+    path = tmp_path_factory.mktemp("ema") / "trained.keras"
+    model.save(path)
+    return path, images, {"ema": ema_outputs, "ema_bfloat16": ema_bfloat16_outputs, "own": own_outputs}
 
-    argv = ["export", "--weights", str(tmp_path / "trained.keras"), "--output", str(tmp_path / "out")]
-    for flags, expected, weights in [([], ema_outputs, "EMA averages"), (["--no-ema"], own_outputs, "model")]:
+
+def test_export_takes_the_ema_weights_of_a_model_trained_with_ema(trained_with_ema, tmp_path, capsys):
+    path, images, outputs = trained_with_ema
+    argv = ["export", "--weights", str(path), "--output", str(tmp_path / "out")]
+    for flags, expected, weights in [([], "ema", "EMA averages"), (["--no-ema"], "own", "model")]:
         assert main(argv + flags + ["--no-warmup"]) == 0
         stdout = capsys.readouterr().out
         assert weights in stdout
-        path = stdout.split("wrote:")[1].split()[0]
-        signature = tf.saved_model.load(path).signatures["serving_default"]
-        outputs = signature(images=tf.constant(images))
-        np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+        version = stdout.split("wrote:")[1].split()[0]
+        signature = tf.saved_model.load(version).signatures["serving_default"]
+        served = signature(images=tf.constant(images))
+        np.testing.assert_allclose(served["probabilities"], outputs[expected], atol=1e-5)
+
+
+def test_predict_runs_the_weights_and_precision_it_is_given(trained_with_ema, tmp_path, capsys):
+    path, images, outputs = trained_with_ema
+    pictures = []
+    for i, image in enumerate(images[:3]):
+        pictures.append(str(tmp_path / f"{i}.png"))
+        (tmp_path / f"{i}.png").write_bytes(encode(image.astype(np.uint8), "png"))
+    # At the model's own size and without a crop, the evaluation transform keeps the pixels.
+    np.testing.assert_array_equal(eval_transform(images[0], (16, 16), crop_pct=1.0), images[0])
+    argv = ["predict", *pictures, "--weights", str(path), "--top", "4", "--crop-pct", "1.0"]
+    assert np.abs(outputs["ema_bfloat16"] - outputs["ema"]).max() > 1e-3
+    for flags, expected in [
+        ([], "ema"),
+        (["--no-ema"], "own"),
+        (["--precision", "bfloat16"], "ema_bfloat16"),
+    ]:
+        assert main(argv + flags) == 0
+        printed = _printed_probabilities(capsys.readouterr().out, len(pictures), classes=4)
+        np.testing.assert_allclose(printed, outputs[expected][:3], atol=6e-5, err_msg=str(flags))
+
+
+def test_predict_in_bfloat16_assumes_frozen_weights_unless_the_user_chose(files):
+    script = (
+        "import os, sys\n"
+        "from keras_t2t.cli import main\n"
+        "assert main(sys.argv[1:]) == 0\n"
+        "print(os.environ.get('TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'))\n"
+    )
+    argv = ["predict", str(files / "a.png"), "--weights", str(files / "tiny.keras")]
+    environment = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"}
+    for flags, user_setting, expected in [
+        (["--precision", "bfloat16"], None, "1"),
+        (["--precision", "bfloat16"], "0", "0"),
+        ([], None, "None"),
+    ]:
+        env = dict(environment)
+        if user_setting is not None:
+            env["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = user_setting
+        result = subprocess.run(
+            [sys.executable, "-c", script, *argv, *flags], env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split()[-1] == expected, flags
+
+
+def _printed_probabilities(stdout: str, files: int, classes: int) -> np.ndarray:
+    """`keras-t2t predict`'s lines, `  0.1234  <class id>` under each file, as `(files, classes)`."""
+    rows = np.zeros((files, classes))
+    lines = iter(stdout.splitlines())
+    for row in rows:
+        next(lines)  # the file's name
+        for _ in range(classes):
+            probability, class_id = next(lines).split()
+            row[int(class_id)] = float(probability)
+    return rows
 
 
 def test_predict_prints_names_and_probabilities(tiny_t2t, files, capsys):

@@ -134,5 +134,9 @@ def test_flags_an_artifact_fixes_are_refused(files, capsys):
     )
     assert main(["predict", picture, "--weights", path, "--model", "t2t_vit_7"]) == 2
     assert "leave out --model" in capsys.readouterr().err
+    for flag in (["--precision", "bfloat16"], ["--no-ema"]):
+        assert main(["predict", picture, "--weights", path, *flag]) == 2
+        message = capsys.readouterr().err
+        assert "brings its own weights and precision: leave out --precision and --no-ema" in message
     assert main(["export", "--weights", path, "--output", str(folder / "out")]) == 2
     assert "which only `keras-t2t predict` runs" in capsys.readouterr().err

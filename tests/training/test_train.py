@@ -7,10 +7,12 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_t2t
 from keras_t2t import cli, data
 from keras_t2t.data import Augmentation
+from keras_t2t.ema import ema_weights
 from keras_t2t.training import (
     Recipe,
     add_recipe_arguments,
@@ -129,6 +131,37 @@ def test_cli_evaluate_prints_the_accuracy_of_the_best_model(cli_run, textured_da
     assert top1 == pytest.approx(100 * _top_k(probabilities, labels, 1), abs=0.01)
     assert top5 == pytest.approx(100 * _top_k(probabilities, labels, 5), abs=0.01)
     assert max(_history(cli_run)["val_top1"]) == pytest.approx(top1 / 100, abs=1e-4)
+
+
+def test_cli_evaluate_in_bfloat16_measures_the_bfloat16_copy(cli_run, textured_data_dir, capsys):
+    argv = ["evaluate", "--weights", os.path.join(cli_run, "best.keras"), "--data", "fashion_mnist_idx"]
+    flags = ["--data-dir", textured_data_dir, "--crop-pct", "1.0", "--precision", "bfloat16"]
+    assert cli.main(argv + flags) == 0
+    printed = capsys.readouterr().out
+    top1, loss = (float(re.search(rf"{name}:\s+([\d.]+)", printed).group(1)) for name in ("top-1", "loss"))
+
+    model = keras.saving.load_model(os.path.join(cli_run, "best.keras"))
+    images, labels = _eval_arrays("fashion_mnist_idx", 28, data_dir=textured_data_dir)
+    with ema_weights(model):
+        probabilities = keras_t2t.with_dtype(model, "bfloat16").predict(images, verbose=0)
+        float32 = model.predict(images, verbose=0)
+    assert top1 == pytest.approx(100 * _top_k(probabilities, labels, 1), abs=0.01)
+    cross_entropy = -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
+    assert loss == pytest.approx(cross_entropy, abs=2e-4)
+    # Another model than the float32 one, and close to it (the tiny model is near uniform).
+    assert 1e-5 < np.abs(probabilities - float32).max() < 0.01
+
+
+def test_evaluate_takes_a_model_that_was_never_compiled():
+    model = keras_t2t.create_model("t2t_vit_7", input_shape=(32, 32, 3), classes=3, depth=1)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (6, 32, 32, 3)).astype("float32")
+    labels = np.array([0, 1, 2, 2, 1, 0])
+    results = evaluate(model, tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    probabilities = model.predict(images, verbose=0)
+    assert results["top1"] == pytest.approx(_top_k(probabilities, labels, 1))
+    cross_entropy = -np.mean(np.log(probabilities[np.arange(6), labels]))
+    assert results["loss"] == pytest.approx(cross_entropy, rel=1e-4)
 
 
 def test_cli_evaluate_takes_the_runs_preset_as_it_takes_the_best_model(cli_run, textured_data_dir, capsys):
