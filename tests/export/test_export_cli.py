@@ -1,8 +1,7 @@
+import argparse
 import io
 import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -11,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 import keras_t2t
+from keras_t2t import cli
+from keras_t2t.benchmark import FROZEN_WEIGHTS_VARIABLE
 from keras_t2t.cli import main
 from keras_t2t.data import eval_transform
 from tests.export.conftest import CLASS_NAMES, encode, random_image, small_classifier
@@ -127,28 +128,21 @@ def test_predict_runs_the_weights_and_precision_it_is_given(trained_with_ema, tm
         np.testing.assert_allclose(printed, outputs[expected][:3], atol=6e-5, err_msg=str(flags))
 
 
-def test_predict_in_bfloat16_assumes_frozen_weights_unless_the_user_chose(files):
-    script = (
-        "import os, sys\n"
-        "from keras_t2t.cli import main\n"
-        "assert main(sys.argv[1:]) == 0\n"
-        "print(os.environ.get('TF_ONEDNN_ASSUME_FROZEN_WEIGHTS'))\n"
-    )
-    argv = ["predict", str(files / "a.png"), "--weights", str(files / "tiny.keras")]
-    environment = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"}
-    for flags, user_setting, expected in [
-        (["--precision", "bfloat16"], None, "1"),
-        (["--precision", "bfloat16"], "0", "0"),
-        ([], None, "None"),
-    ]:
-        env = dict(environment)
-        if user_setting is not None:
-            env["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = user_setting
-        result = subprocess.run(
-            [sys.executable, "-c", script, *argv, *flags], env=env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert result.stdout.split()[-1] == expected, flags
+def test_bfloat16_inference_assumes_frozen_weights_unless_the_user_chose(tiny_t2t, monkeypatch):
+    # The model that `predict` and `evaluate` run is made without running a kernel, so this process
+    # reads nothing of the setting here; monkeypatch puts the process's own value back.
+    def setting_after(precision: str, user_setting: str | None) -> str | None:
+        if user_setting is None:
+            monkeypatch.delenv(FROZEN_WEIGHTS_VARIABLE)
+        else:
+            monkeypatch.setenv(FROZEN_WEIGHTS_VARIABLE, user_setting)
+        copy = cli._inference_model(tiny_t2t, argparse.Namespace(precision=precision, ema=True))
+        assert copy.dtype_policy.name == ("bfloat16" if precision == "bfloat16" else "float32")
+        return os.environ.get(FROZEN_WEIGHTS_VARIABLE)
+
+    assert setting_after("bfloat16", None) == "1"
+    assert setting_after("bfloat16", "0") == "0"
+    assert setting_after("float32", None) is None
 
 
 def _printed_probabilities(stdout: str, files: int, classes: int) -> np.ndarray:

@@ -27,7 +27,10 @@ import keras_t2t
 outputs = {}
 for name in sys.argv[2].split(","):
     keras.utils.set_random_seed(0)
-    model = keras_t2t.create_model(name, input_shape=(64, 64, 3), classes=10, classifier_activation=None)
+    # One block of each: every kind of layer, and of matmul, that the model has.
+    model = keras_t2t.create_model(
+        name, input_shape=(64, 64, 3), classes=10, classifier_activation=None, depth=1
+    )
     for precision in sys.argv[3].split(","):
         copy = model if precision == "float32" else keras_t2t.with_dtype(model, precision)
         rng = np.random.default_rng(0)
