@@ -503,17 +503,21 @@ def _run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _add_inference_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `predict` and `evaluate` that choose the weights and precision a model runs in."""
-    parser.add_argument(
-        "--precision",
-        default="float32",
-        choices=export.EXPORT_PRECISIONS["saved_model"],
-        help="float32 (default: the model's own dtype policy); bfloat16: weights stored and matmuls "
-        f"run in bfloat16, for CPUs with AMX or AVX512-BF16 (with {FROZEN_WEIGHTS_VARIABLE}=1 "
-        "unless set); dynamic_int8: Keras' quantize('int8'). The model keras-t2t export "
-        "--precision writes",
-    )
+def _add_inference_arguments(parser: argparse.ArgumentParser, precision: bool = True) -> None:
+    """The flags of `predict`, `evaluate` and `visualize` that choose the weights a model runs on,
+    and with `precision` its precision (float32 without it)."""
+    if not precision:
+        parser.set_defaults(precision="float32")
+    else:
+        parser.add_argument(
+            "--precision",
+            default="float32",
+            choices=export.EXPORT_PRECISIONS["saved_model"],
+            help="float32 (default: the model's own dtype policy); bfloat16: weights stored and "
+            f"matmuls run in bfloat16, for CPUs with AMX or AVX512-BF16 (with {FROZEN_WEIGHTS_VARIABLE}"
+            "=1 unless set); dynamic_int8: Keras' quantize('int8'). The model keras-t2t export "
+            "--precision writes",
+        )
     parser.add_argument(
         "--ema",
         action=argparse.BooleanOptionalAction,
@@ -550,6 +554,7 @@ def _add_visualize_parser(subparsers) -> None:
     parser = subparsers.add_parser("visualize")
     parser.add_argument("image", metavar="IMAGE", help="a JPEG, PNG, GIF, BMP or WebP file")
     _add_classifier_arguments(parser, weights_required=False)
+    _add_inference_arguments(parser, precision=False)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     parser.add_argument(
         "--block", type=int, default=-1, help="attention block to draw, from 0 (default -1: the last)"
@@ -572,7 +577,7 @@ def _add_visualize_parser(subparsers) -> None:
 def _run_visualize(args) -> int:
     if args.compare_weights is not None and args.compare_model is None:
         raise ValueError("--compare-weights needs --compare-model, the model to load them into.")
-    model = _load_classifier(args)
+    model = _inference_model(_load_classifier(args), args)
     height, width = model.input_shape[1:3]
     compare = None
     if args.compare_model is not None:

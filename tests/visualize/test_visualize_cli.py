@@ -1,11 +1,13 @@
 import re
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 import keras_t2t
 from keras_t2t.cli import main
+from keras_t2t.data import eval_transform
 from tests.visualize.test_visualize import SMALL, assert_picture, striped_image
 
 
@@ -34,6 +36,30 @@ def test_visualize_writes_and_lists_the_pictures(files, tmp_path, capsys):
     ]
     assert_picture(written[0], (4 * 250, 30 + 167 + 30))
     assert_picture(written[2], (8 * 120, 30 + 3 * (30 + 80)))
+
+
+def test_visualize_draws_the_ema_weights_unless_told_otherwise(tmp_path, capsys):
+    model = keras_t2t.create_model("t2t_vit_7", input_shape=(32, 48, 3), classes=3, **SMALL)
+    model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (6, 32, 48, 3)).astype("float32")
+    model.fit(images, np.eye(3)[rng.integers(0, 3, 6)], batch_size=3, epochs=2, verbose=0)
+    picture = striped_image(75, 100).astype(np.uint8)
+    Image.fromarray(picture).save(tmp_path / "stripes.png")
+    transformed = eval_transform(picture, (32, 48))[None]
+    ema_probability = float(np.max(model(transformed)))
+    # The raw weights of a checkpoint saved mid-training, away from the averages.
+    for variable in model.trainable_variables:
+        variable.assign(variable * 1.5 + 0.1)
+    own_probability = float(np.max(model(transformed)))
+    model.save(tmp_path / "trained.keras")
+    argv = ["visualize", str(tmp_path / "stripes.png"), "--weights", str(tmp_path / "trained.keras")]
+    printed = []
+    for flags in ([], ["--no-ema"]):
+        assert main(argv + ["--out", str(tmp_path / "out"), *flags]) == 0
+        printed.append(float(re.search(r"predicted: .*\(([\d.]+)\)", capsys.readouterr().out).group(1)))
+    assert abs(ema_probability - own_probability) > 1e-3
+    assert printed == pytest.approx([ema_probability, own_probability], abs=6e-5)
 
 
 def test_visualize_without_weights_and_with_a_model_to_compare(files, tmp_path, capsys):
