@@ -76,7 +76,7 @@ def test_export_flags_reach_the_export(tmp_path, capsys):
 def trained_with_ema(tmp_path_factory):
     """A small classifier trained with EMA and saved as a checkpoint saved mid-training holds it:
     raw weights, the averages in the optimizer. Returns the file, test images (RGB 0..255) and
-    the outputs of the averages in float32 and in bfloat16 and of the raw weights in float32."""
+    the outputs of the averages in float32, bfloat16 and dynamic int8 and of the raw weights in float32."""
     model = small_classifier()
     model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "categorical_crossentropy")
     rng = np.random.default_rng(0)
@@ -87,12 +87,14 @@ def trained_with_ema(tmp_path_factory):
     model.fit(x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)], batch_size=4, epochs=2, verbose=0)
     ema_outputs = np.asarray(model(x))
     ema_bfloat16_outputs = keras_t2t.with_dtype(model, "bfloat16").predict_on_batch(x)
+    ema_int8_outputs = keras_t2t.export.in_precision(model, "dynamic_int8").predict_on_batch(x)
     for variable in model.trainable_variables:
         variable.assign(variable * 1.5 + 0.1)
     own_outputs = np.asarray(model(x))
     path = tmp_path_factory.mktemp("ema") / "trained.keras"
     model.save(path)
-    return path, images, {"ema": ema_outputs, "ema_bfloat16": ema_bfloat16_outputs, "own": own_outputs}
+    outputs = {"ema": ema_outputs, "ema_bfloat16": ema_bfloat16_outputs, "ema_dynamic_int8": ema_int8_outputs}
+    return path, images, {**outputs, "own": own_outputs}
 
 
 def test_export_takes_the_ema_weights_of_a_model_trained_with_ema(trained_with_ema, tmp_path, capsys):
@@ -117,11 +119,13 @@ def test_predict_runs_the_weights_and_precision_it_is_given(trained_with_ema, tm
     # At the model's own size and without a crop, the evaluation transform keeps the pixels.
     np.testing.assert_array_equal(eval_transform(images[0], (16, 16), crop_pct=1.0), images[0])
     argv = ["predict", *pictures, "--weights", str(path), "--top", "4", "--crop-pct", "1.0"]
-    assert np.abs(outputs["ema_bfloat16"] - outputs["ema"]).max() > 1e-3
+    for precision in ("ema_bfloat16", "ema_dynamic_int8"):
+        assert np.abs(outputs[precision] - outputs["ema"]).max() > 1e-3, precision
     for flags, expected in [
         ([], "ema"),
         (["--no-ema"], "own"),
         (["--precision", "bfloat16"], "ema_bfloat16"),
+        (["--precision", "dynamic_int8"], "ema_dynamic_int8"),
     ]:
         assert main(argv + flags) == 0
         printed = _printed_probabilities(capsys.readouterr().out, len(pictures), classes=4)
