@@ -335,13 +335,7 @@ def _add_export_parser(subparsers) -> None:
         "--version", type=int, default=None, help="version folder (default: one more than the highest)"
     )
     parser.add_argument("--top-k", type=int, default=None, help="classes each request returns (default 5)")
-    parser.add_argument(
-        "--ema",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="export the optimizer's EMA weights when a .keras model has them (default); --no-ema "
-        "exports the model's own",
-    )
+    _add_ema_argument(parser)
     parser.add_argument(
         "--warmup",
         action=argparse.BooleanOptionalAction,
@@ -460,7 +454,8 @@ def _add_predict_parser(subparsers) -> None:
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, GIF, BMP or WebP files")
     _add_classifier_arguments(parser, artifacts=True)
-    _add_inference_arguments(parser)
+    _add_precision_argument(parser)
+    _add_ema_argument(parser)
     parser.add_argument(
         "--top",
         type=int,
@@ -475,7 +470,7 @@ def _run_predict(args) -> int:
     if isinstance(predictor, Artifact):
         _refuse_inference_flags(args, "an exported file, which brings its own weights and precision")
     else:
-        predictor = _inference_model(predictor, args)
+        predictor = _inference_model(predictor, args.precision, args.ema)
     predictions = export.predict_files(
         predictor,
         args.images,
@@ -503,43 +498,42 @@ def _run_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _add_inference_arguments(parser: argparse.ArgumentParser, precision: bool = True) -> None:
-    """The flags of `predict`, `evaluate` and `visualize` that choose the weights a model runs on,
-    and with `precision` its precision (float32 without it)."""
-    if not precision:
-        parser.set_defaults(precision="float32")
-    else:
-        parser.add_argument(
-            "--precision",
-            default="float32",
-            choices=export.EXPORT_PRECISIONS["saved_model"],
-            help="float32 (default: the model's own dtype policy); bfloat16: weights stored and "
-            f"matmuls run in bfloat16, for CPUs with AMX or AVX512-BF16 (with {FROZEN_WEIGHTS_VARIABLE}"
-            "=1 unless set); dynamic_int8: Keras' quantize('int8'). The model keras-t2t export "
-            "--precision writes",
-        )
+def _add_ema_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ema",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="use the optimizer's EMA weights when a .keras model has them (default), as export "
-        "does; --no-ema uses the model's own",
+        help="use the optimizer's EMA weights when a .keras model has them (default); --no-ema uses "
+        "the model's own",
     )
 
 
-def _inference_model(model: keras.Model, args) -> keras.Model:
-    """`model` on the weights `--ema` chooses, in `--precision`: a copy unless it is `model` itself.
+def _add_precision_argument(parser: argparse.ArgumentParser) -> None:
+    """`--precision` of `predict` and `evaluate`: the SavedModel precisions, run in Keras."""
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=export.EXPORT_PRECISIONS["saved_model"],
+        help="float32 (default: the model's own dtype policy); bfloat16: weights stored and "
+        f"matmuls run in bfloat16, for CPUs with AMX or AVX512-BF16 (with {FROZEN_WEIGHTS_VARIABLE}"
+        "=1 unless set); dynamic_int8: Keras' quantize('int8'). The model keras-t2t export "
+        "--precision writes",
+    )
+
+
+def _inference_model(model: keras.Model, precision: str = "float32", use_ema: bool = True) -> keras.Model:
+    """`model` on its EMA weights (if it has them and `use_ema`) in `precision`, as `export` would
+    write it: a copy, unless that is `model` itself.
 
     In bfloat16 it also sets `TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1` unless the user set it: this
     process runs inference only, and oneDNN then packs each weight once for AMX's kernels.
     """
-    if args.precision == "bfloat16":
+    if precision == "bfloat16":
         os.environ.setdefault(FROZEN_WEIGHTS_VARIABLE, "1")
-    has_ema = ema_optimizer(model) is not None
-    if args.precision == "float32" and not has_ema:
+    if precision == "float32" and ema_optimizer(model) is None:
         return model
-    with ema_weights(model) if args.ema and has_ema else contextlib.nullcontext():
-        return export.in_precision(model, args.precision)
+    with ema_weights(model) if use_ema else contextlib.nullcontext():
+        return export.in_precision(model, precision)
 
 
 def _refuse_inference_flags(args, what: str) -> None:
@@ -554,7 +548,7 @@ def _add_visualize_parser(subparsers) -> None:
     parser = subparsers.add_parser("visualize")
     parser.add_argument("image", metavar="IMAGE", help="a JPEG, PNG, GIF, BMP or WebP file")
     _add_classifier_arguments(parser, weights_required=False)
-    _add_inference_arguments(parser, precision=False)
+    _add_ema_argument(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     parser.add_argument(
         "--block", type=int, default=-1, help="attention block to draw, from 0 (default -1: the last)"
@@ -577,7 +571,7 @@ def _add_visualize_parser(subparsers) -> None:
 def _run_visualize(args) -> int:
     if args.compare_weights is not None and args.compare_model is None:
         raise ValueError("--compare-weights needs --compare-model, the model to load them into.")
-    model = _inference_model(_load_classifier(args), args)
+    model = _inference_model(_load_classifier(args), use_ema=args.ema)
     height, width = model.input_shape[1:3]
     compare = None
     if args.compare_model is not None:
@@ -772,7 +766,8 @@ def _add_evaluate_parser(subparsers) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=None, help="batches to evaluate (default: all)")
-    _add_inference_arguments(parser)
+    _add_precision_argument(parser)
+    _add_ema_argument(parser)
     parser.set_defaults(handler=_run_evaluate)
 
 
@@ -781,7 +776,7 @@ def _run_evaluate(args) -> int:
         args.classes = data.dataset_info(
             args.data, data_dir=args.data_dir, manual_dir=args.manual_dir
         ).num_classes
-    model = _inference_model(_load_classifier(args), args)
+    model = _inference_model(_load_classifier(args), args.precision, args.ema)
     dataset = data.eval_dataset(
         args.data,
         image_size=model.input_shape[1:3],

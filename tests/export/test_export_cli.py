@@ -1,4 +1,3 @@
-import argparse
 import io
 import os
 import re
@@ -140,7 +139,7 @@ def test_bfloat16_inference_assumes_frozen_weights_unless_the_user_chose(tiny_t2
             monkeypatch.delenv(FROZEN_WEIGHTS_VARIABLE)
         else:
             monkeypatch.setenv(FROZEN_WEIGHTS_VARIABLE, user_setting)
-        copy = cli._inference_model(tiny_t2t, argparse.Namespace(precision=precision, ema=True))
+        copy = cli._inference_model(tiny_t2t, precision)
         assert copy.dtype_policy.name == ("bfloat16" if precision == "bfloat16" else "float32")
         return os.environ.get(FROZEN_WEIGHTS_VARIABLE)
 
