@@ -33,6 +33,21 @@ def _compiled(function):
     return function if tf is None else tf.function(function, jit_compile=True, autograph=False)
 
 
+def _scoped_like_tensorflows_gradients(gradient):
+    """`gradient` run under the name scope `gradient_tape/<the forward's scope>/`, where TensorFlow
+    puts the kernels of its own gradients. A `tf.custom_gradient`'s gradient is called at the root
+    scope, so its kernels would carry neither the layer's name nor the mark of the backward pass, in
+    graphs and in profiles (`keras_t2t.benchmark.profile` sorts kernels into parts by these names).
+    Call it in the forward function, where the forward's scope is current."""
+    scope = tf.get_current_name_scope()
+
+    def scoped(upstream):
+        with tf.name_scope(f"gradient_tape/{scope}/" if scope else "gradient_tape/"):
+            return gradient(upstream)
+
+    return scoped
+
+
 @_compiled
 def _gelu_forward(x):
     x32 = tf.cast(x, tf.float32)
@@ -60,7 +75,8 @@ def compiled_gelu(x: tf.Tensor) -> tf.Tensor:
 
     @tf.custom_gradient
     def gelu(x):
-        return _gelu_forward(x), lambda upstream: _gelu_backward(x, upstream)
+        gradient = _scoped_like_tensorflows_gradients(lambda upstream: _gelu_backward(x, upstream))
+        return _gelu_forward(x), gradient
 
     return gelu(x)
 
@@ -90,7 +106,7 @@ def compiled_dropout(x: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
     @tf.custom_gradient
     def drop(x):
         y, keep = _dropout_forward(x, seed, rate)
-        return y, lambda upstream: _scale_kept(upstream, keep, rate)
+        return y, _scoped_like_tensorflows_gradients(lambda upstream: _scale_kept(upstream, keep, rate))
 
     return drop(x)
 
