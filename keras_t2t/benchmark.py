@@ -13,6 +13,7 @@ import itertools
 import multiprocessing
 import os
 import queue as queue_module
+import re
 import resource
 import statistics
 import tempfile
@@ -323,9 +324,11 @@ def run(
     return format_table(results, peaks)
 
 
-PARTS = ("T2T module", "blocks", "stem and head", "backward", "optimizer and loss")
+# Kernels of a step that XLA compiles whole carry XLA's names, not TensorFlow's op names.
+XLA_STEP_PART = "whole step, XLA-compiled"
+PARTS = ("T2T module", "blocks", "stem and head", "backward", "optimizer and loss", XLA_STEP_PART)
 KINDS = ("matmul", "data movement", "elementwise and reductions")
-_MATMUL_OP_TYPES = ("MatMul", "Einsum", "Conv2D", "XlaLaunch", "_XlaRun")
+_MATMUL_OP_TYPES = ("MatMul", "Einsum", "Conv2D")
 _DATA_MOVEMENT_OP_TYPES = {
     "ConcatV2",
     "ExtractImagePatches",
@@ -341,6 +344,8 @@ _DATA_MOVEMENT_OP_TYPES = {
     "Unpack",
     "UnsortedSegmentSum",
 }
+# The words of XLA's kernel names (`bitcast_copy_fusion`, `wrapped_transpose`) that move data.
+_XLA_DATA_MOVEMENT_WORDS = {"bitcast", "broadcast", "concatenate", "copy", "pad", "slice", "transpose"}
 
 
 @dataclasses.dataclass
@@ -365,6 +370,8 @@ class Profile:
 
 
 def _part(op_name: str) -> str:
+    if op_name == XLA_STEP_PART:
+        return XLA_STEP_PART
     if op_name.startswith("gradient_tape/"):
         return "backward"
     if "/tokens_to_token" in op_name:
@@ -381,11 +388,44 @@ def _kind(op_type: str) -> str:
         return "matmul"
     if op_type.removeprefix("_Mkl") in _DATA_MOVEMENT_OP_TYPES:
         return "data movement"
+    words = set(op_type.split("_")) - {"wrapped", "fusion"}
+    if words and words <= _XLA_DATA_MOVEMENT_WORDS:
+        return "data movement"
     return "elementwise and reductions"
 
 
+# The trace's event for a TensorFlow kernel that runs asynchronously, as function calls do; the
+# kernel's op name and type are in its stats.
+_ASYNC_KERNEL_EVENT = "ExecutorState::ProcessAsync::Start"
+
+
+def _xla_function(hlo_module: str) -> str:
+    """The TensorFlow function an HLO module was compiled from (its name without the
+    `a_inference_` prefix and the `_<id>__...` suffix), e.g. `_gelu_forward`."""
+    match = re.fullmatch(r"a_inference_(.+?)_\d+__.*", hlo_module)
+    return match.group(1) if match else hlo_module
+
+
+def _stats(plane, event) -> dict:
+    return {
+        plane.stat_metadata[stat.metadata_id].name: stat.str_value
+        or (plane.stat_metadata[stat.ref_value].name if stat.ref_value else stat.int64_value)
+        for stat in event.stats
+    }
+
+
 def _kernel_events(logdir: str):
-    """(op name, op type, milliseconds) of every TensorFlow kernel in a profiler trace."""
+    """(op name, op type, milliseconds) of every kernel in a profiler trace.
+
+    TensorFlow's kernels run on its executor's threads (CPU) or a device's op lines (GPU). An
+    XLA-compiled function that TensorFlow calls as one kernel (`jit_compile=True` inside a step
+    that TensorFlow runs, like `keras_t2t.layers.utils.compiled_gelu`) counts as that kernel, its
+    type `XLA <function>`; XLA's own kernels inside it, which run on the executor's thread and on
+    the intra-op threads, are not counted again. A step that XLA compiles whole (`jit_compile` on
+    the model) is not a TensorFlow kernel: each of XLA's kernels counts, its op name
+    `XLA_STEP_PART` and its type its HLO name without the number (`MatMul`, `wrapped_convert`:
+    XLA names them after the TensorFlow ops they lower).
+    """
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     space = xplane_pb2.XSpace()
@@ -397,16 +437,59 @@ def _kernel_events(logdir: str):
     ]
     with open(traces[0], "rb") as file:
         space.ParseFromString(file.read())
+    called_modules = set()  # the HLO modules of XLA functions that layers' kernels called
+    xla_kernels = []  # (HLO module, HLO op, ms) of XLA's own kernels
+
+    def finished(kernel: _Kernel):
+        if kernel.modules and "/" not in kernel.op_name:
+            return  # a call outside every layer's scope: a whole step that XLA compiled
+        called_modules.update(kernel.modules)
+        # A function call that TensorFlow ran kernel by kernel: those kernels count themselves.
+        if kernel.modules or not kernel.is_call:
+            yield kernel.op_name, kernel.op_type, kernel.ms
+
     for plane in space.planes:
         for line in plane.lines:
-            # Kernels run on the executor's threads (CPU) or on a device's op lines (GPU).
-            if not line.name.startswith(("tf_Compute", "TensorFlow Ops", "XLA Ops")):
-                continue
-            for event in line.events:
+            executor = line.name.startswith(("tf_Compute", "TensorFlow Ops", "XLA Ops"))
+            running: list[_Kernel] = []  # the kernels whose span covers the event, innermost last
+            for event in sorted(line.events, key=lambda event: event.offset_ps):
                 name = plane.event_metadata[event.metadata_id].name
+                stats = _stats(plane, event) if event.stats else {}
+                module = stats.get("hlo_module")
+                if module:
+                    xla_kernels.append((module, str(stats["hlo_op"]), event.duration_ps / 1e9))
+                if not executor:
+                    continue
+                while running and running[-1].end_ps <= event.offset_ps:
+                    yield from finished(running.pop())
                 op_name, _, op_type = name.rpartition(":")
-                if op_name and "::" not in name:  # "name:type" kernels, not executor trace marks
-                    yield op_name, op_type, event.duration_ps / 1e9
+                if name == _ASYNC_KERNEL_EVENT:
+                    running.append(_Kernel(stats["name"], stats["kernel_type"], event, is_call=True))
+                elif op_name and "::" not in name and " " not in name:
+                    # "name:type" kernels, not trace marks ("ExecutorState::Process", "end: copy")
+                    running.append(_Kernel(op_name, op_type, event, is_call=False))
+                elif running and module:
+                    running[-1].ran_xla(module)
+            while running:
+                yield from finished(running.pop())
+    for module, hlo_op, ms in xla_kernels:
+        if module not in called_modules:
+            # XLA names a kernel after the TensorFlow op it lowers, with numbers: `MatMul_1.258`.
+            yield XLA_STEP_PART, re.sub(r"(_\d+)?\.\d+$", "", hlo_op), ms
+
+
+class _Kernel:
+    """A TensorFlow kernel in a trace, and the XLA programs it ran."""
+
+    def __init__(self, op_name: str, op_type: str, event, is_call: bool):
+        self.op_name, self.op_type, self.is_call = op_name, op_type, is_call
+        self.ms = event.duration_ps / 1e9
+        self.end_ps = event.offset_ps + event.duration_ps
+        self.modules: set[str] = set()
+
+    def ran_xla(self, module: str) -> None:
+        self.modules.add(module)
+        self.op_type = f"XLA {_xla_function(module)}"
 
 
 def _profile_worker(config: dict, queue) -> None:

@@ -8,12 +8,14 @@ import pytest
 from keras_t2t import cli
 from keras_t2t.benchmark import (
     FROZEN_WEIGHTS_VARIABLE,
+    XLA_STEP_PART,
     Profile,
     Result,
     _kind,
     _model_step,
     _part,
     _step_config,
+    _xla_function,
     default_precisions,
     format_pipeline_table,
     format_profile,
@@ -117,6 +119,11 @@ def test_kernels_are_assigned_to_the_model_part_their_name_scope_says(op_name, p
         ("ExtractImagePatches", "data movement"),
         ("Erfc", "elementwise and reductions"),
         ("Mean", "elementwise and reductions"),
+        ("bitcast_copy_fusion", "data movement"),  # XLA's kernels, named after what they fuse
+        ("wrapped_transpose", "data movement"),
+        ("loop_multiply_fusion", "elementwise and reductions"),
+        ("wrapped_convert", "elementwise and reductions"),
+        ("fusion", "elementwise and reductions"),
     ],
 )
 def test_kernel_types_are_grouped_by_what_they_do(op_type, kind):
@@ -129,8 +136,35 @@ def test_profile_of_a_training_step_covers_every_part():
     assert {"T2T module", "blocks", "backward", "optimizer and loss"} <= parts
     assert result.kernel_ms["blocks", "matmul"] > 0
     assert result.op_type_ms["ExtractImagePatches"] > 0  # the soft splits, in the T2T module
+    # The blocks' GELU and its gradient are XLA functions that TensorFlow calls as one kernel each.
+    assert result.op_type_ms["XLA _gelu_forward"] > 0
+    assert result.op_type_ms["XLA _gelu_backward"] > 0
     assert sum(result.kernel_ms.values()) == pytest.approx(sum(result.op_type_ms.values()))
+    assert result.kernel_ms.get((XLA_STEP_PART, "matmul"), 0) == 0
     assert result.step_ms > 0
+
+
+def test_profile_of_a_step_that_xla_compiles_whole_counts_xlas_own_kernels():
+    result = profile(
+        "t2t_vit_7", "inference", jit_compile=True, batch_size=2, image_size=32, warmup=1, steps=1
+    )
+    assert result.kernel_ms[XLA_STEP_PART, "matmul"] > 0
+    assert result.kernel_ms.get((XLA_STEP_PART, "elementwise and reductions"), 0) > 0
+    # The step itself is a call, not a kernel: its time is not counted beside its kernels'.
+    assert not [op_type for op_type in result.op_type_ms if op_type.startswith("XLA ")]
+    assert sum(result.kernel_ms.values()) < result.step_ms
+
+
+@pytest.mark.parametrize(
+    "hlo_module, function",
+    [
+        ("a_inference__gelu_forward_1806__.1", "_gelu_forward"),
+        ("a_inference_one_step_on_data_4521__XlaMustCompile_true_config_proto_3175.12", "one_step_on_data"),
+        ("cluster_3", "cluster_3"),
+    ],
+)
+def test_an_hlo_modules_function_is_its_name_without_tensorflows_decorations(hlo_module, function):
+    assert _xla_function(hlo_module) == function
 
 
 def test_profile_table_sums_each_part_and_kind():
